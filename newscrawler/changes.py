@@ -1,0 +1,217 @@
+"""Change detection: text normalisation, content digests and word/paragraph diffs (pure functions)."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import html
+import json
+import re
+import unicodedata
+from typing import Any
+
+# Unicode spaces that markup-only changes swap in (&nbsp;, thin and zero-width spaces).
+_SPACES = re.compile(r"[\s\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n")
+_TOKEN = re.compile(r"\S+\s*")
+
+#: Fields compared between versions, in the order a diff lists them (headline first, body last).
+COMPARED_FIELDS = ("headline", "authors", "date_published", "date_modified", "language", "body")
+
+
+def normalize_text(text: str | None) -> str:
+    """Normalise extracted text for comparison and storage.
+
+    Unicode NFC; every run of whitespace (incl. no-break, thin and zero-width spaces) inside a
+    paragraph becomes one space; paragraphs (split on line breaks) are stripped, empty ones dropped,
+    and joined by one blank line (``"\\n\\n"``). Letters, digits and punctuation are never changed.
+    Idempotent: ``normalize_text(normalize_text(t)) == normalize_text(t)``.
+    """
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text)
+    paragraphs = (_SPACES.sub(" ", p).strip() for p in _PARAGRAPH_BREAK.split(text))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def paragraphs(body: str | None) -> list[str]:
+    """Split a normalised body into its paragraphs (``[]`` for an empty body)."""
+    return [p for p in normalize_text(body).split("\n\n") if p]
+
+
+def content_digest(headline: str | None, body: str | None) -> str:
+    """Digest of a version's content: ``sha256:<64 hex>`` of the normalised (headline, body) pair.
+
+    Two extractions with the same digest are the same version; the pair is JSON-encoded so that
+    no headline/body split can collide with another.
+    """
+    payload = json.dumps([normalize_text(headline), normalize_text(body)], ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def payload_digest(data: bytes) -> str:
+    """Digest of raw bytes as in WARC-Payload-Digest: ``sha256:<64 hex>``."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    """Names of the COMPARED_FIELDS whose values differ between two versions (all set ones if no old).
+
+    Text fields are compared after normalisation; ``authors`` as lists (JSON strings are decoded).
+    """
+    changed = []
+    for field in COMPARED_FIELDS:
+        a = _comparable(field, (old or {}).get(field))
+        b = _comparable(field, new.get(field))
+        if a != b and (old is not None or b):
+            changed.append(field)
+    return changed
+
+
+def _comparable(field: str, value: Any) -> Any:
+    if field == "authors":
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = [value]
+        return [normalize_text(a) for a in value or []]
+    if isinstance(value, str):
+        return normalize_text(value)
+    return value
+
+
+def diff_words(old: str, new: str) -> list[tuple[str, str]]:
+    """Word-level diff of two texts as ``[(op, text), ...]``, op one of ``"="``, ``"-"``, ``"+"``.
+
+    Words are compared without their trailing whitespace; joining the ``"="`` and ``"-"`` parts
+    gives ``old`` back and joining the ``"="`` and ``"+"`` parts gives ``new`` (after whitespace
+    normalisation of both).
+    """
+    a = _TOKEN.findall(" ".join(old.split()) + " ") if old.strip() else []
+    b = _TOKEN.findall(" ".join(new.split()) + " ") if new.strip() else []
+    matcher = difflib.SequenceMatcher(None, [w.strip() for w in a], [w.strip() for w in b],
+                                      autojunk=False)
+    out: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            out.append(("=", "".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            out.append(("-", "".join(a[i1:i2])))
+        if j2 > j1:
+            out.append(("+", "".join(b[j1:j2])))
+    if out:  # drop the trailing space added above
+        op, text = out[-1]
+        out[-1] = (op, text.rstrip())
+    return [(op, text) for op, text in out if text] if len(out) > 1 else out
+
+
+def diff_paragraphs(old_body: str, new_body: str) -> list[dict[str, Any]]:
+    """Paragraph-level diff of two bodies, with word-level diffs inside changed paragraphs.
+
+    Returns a list of blocks in reading order of the new body, each a dict with ``op`` in
+    ``equal | insert | delete | replace | move``, ``old`` and ``new`` paragraph text (``None``
+    where absent) and, for ``replace``, ``words`` from :func:`diff_words`. A paragraph deleted in
+    one place and inserted unchanged in another is one ``move`` block where it now stands.
+    """
+    a, b = paragraphs(old_body), paragraphs(new_body)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    blocks: list[dict[str, Any]] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            blocks += [{"op": "equal", "old": p, "new": p} for p in b[j1:j2]]
+            continue
+        olds, news = a[i1:i2], b[j1:j2]
+        pairs = _pair_similar(olds, news) if tag == "replace" else {}
+        for k, p in enumerate(olds):
+            if k not in pairs:
+                blocks.append({"op": "delete", "old": p, "new": None})
+        for k, p in enumerate(news):
+            old_index = next((o for o, n in pairs.items() if n == k), None)
+            if old_index is None:
+                blocks.append({"op": "insert", "old": None, "new": p})
+            else:
+                old = olds[old_index]
+                blocks.append({"op": "replace", "old": old, "new": p, "words": diff_words(old, p)})
+    # Moves: a deleted paragraph that reappears verbatim as an insertion elsewhere.
+    inserted = {blk["new"]: blk for blk in blocks if blk["op"] == "insert"}
+    for blk in [blk for blk in blocks if blk["op"] == "delete" and blk["old"] in inserted]:
+        target = inserted.pop(blk["old"])
+        target.update(op="move", old=blk["old"])
+        blocks.remove(blk)
+    return blocks
+
+
+def _pair_similar(olds: list[str], news: list[str], threshold: float = 0.5) -> dict[int, int]:
+    """Pair old and new paragraphs of a replaced run whose word similarity is >= threshold."""
+    pairs: dict[int, int] = {}
+    used: set[int] = set()
+    for i, old in enumerate(olds):
+        best, best_ratio = None, threshold
+        for j, new in enumerate(news):
+            if j in used:
+                continue
+            ratio = difflib.SequenceMatcher(None, old.split(), new.split(), autojunk=False).ratio()
+            if ratio >= best_ratio:
+                best, best_ratio = j, ratio
+        if best is not None and (not pairs or best > max(pairs.values())):
+            pairs[i] = best
+            used.add(best)
+    return pairs
+
+
+def diff_versions(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Diff two version rows (dicts with the COMPARED_FIELDS).
+
+    Returns ``{"changed": [field, ...], "headline": [(op, text), ...], "metadata":
+    [{"field", "old", "new"}, ...], "body": [block, ...]}`` with the headline word diff, the other
+    changed fields except body, and the body's :func:`diff_paragraphs` blocks.
+    """
+    changed = changed_fields(old, new)
+    return {
+        "changed": changed,
+        "headline": diff_words(old.get("headline") or "", new.get("headline") or ""),
+        "metadata": [
+            {"field": f, "old": _comparable(f, old.get(f)), "new": _comparable(f, new.get(f))}
+            for f in changed if f not in ("headline", "body")
+        ],
+        "body": diff_paragraphs(old.get("body") or "", new.get("body") or ""),
+    }
+
+
+def render_words_text(words: list[tuple[str, str]]) -> str:
+    """Render a word diff as text in ``git diff --word-diff`` style: ``[-old-]{+new+}``."""
+    marks = {"=": "{}", "-": "[-{}-]", "+": "{{+{}+}}"}
+    return "".join(marks[op].format(text.rstrip()) + text[len(text.rstrip()):]
+                   for op, text in words)
+
+
+def render_text(diff: dict[str, Any]) -> str:
+    """Render :func:`diff_versions` output as plain text (headline, metadata, then body blocks)."""
+    lines = [f"changed: {', '.join(diff['changed']) or 'nothing'}"]
+    if "headline" in diff["changed"]:
+        lines.append("headline: " + render_words_text(diff["headline"]))
+    for m in diff["metadata"]:
+        lines.append(f"{m['field']}: {m['old']!r} -> {m['new']!r}")
+    lines.append("")
+    for blk in diff["body"]:
+        op = blk["op"]
+        if op == "equal":
+            continue
+        if op == "replace":
+            lines.append("~ " + render_words_text(blk["words"]))
+        elif op == "insert":
+            lines.append("+ " + blk["new"])
+        elif op == "delete":
+            lines.append("- " + blk["old"])
+        elif op == "move":
+            lines.append("> (moved) " + blk["new"])
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_words_html(words: list[tuple[str, str]]) -> str:
+    """Render a word diff as escaped HTML with ``<del>`` and ``<ins>`` around changed words."""
+    tags = {"=": "{}", "-": "<del>{}</del>", "+": "<ins>{}</ins>"}
+    return "".join(tags[op].format(html.escape(text)) for op, text in words)

@@ -1,0 +1,250 @@
+"""The ``newscrawler`` command: crawl into the archive, list an article's history, diff versions."""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from newscrawler import __version__
+from newscrawler.changes import diff_versions, render_text, render_words_html
+from newscrawler.store import Archive
+
+DEFAULT_DB = "archive/news.db"
+_SUMMARY = (("fetched", "item_scraped_count"), ("new", "archive/captures/new"),
+            ("changed", "archive/captures/changed"), ("revisits", "archive/captures/revisit"),
+            ("not modified", "archive/captures/not_modified"),
+            ("not articles", "archive/captures/not_article"), ("failed", "archive/captures/failed"))
+
+
+@click.group()
+@click.version_option(__version__, prog_name="newscrawler")
+def cli() -> None:
+    """Archive news articles and every version of them."""
+
+
+def _parse_settings(values: tuple[str, ...]) -> dict[str, str]:
+    settings = {}
+    for value in values:
+        name, sep, setting = value.partition("=")
+        if not sep or not name.strip():
+            raise click.ClickException(f"-s takes NAME=VALUE, got {value!r}")
+        settings[name.strip()] = setting
+    return settings
+
+
+def summary_line(stats: dict[str, Any]) -> str:
+    """One line of counts from a crawl's stats: ``fetched 12, new 3, changed 1, ...``."""
+    return ", ".join(f"{label} {stats.get(key, 0)}" for label, key in _SUMMARY)
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(),
+              help="SQLite archive to write (created when missing).")
+@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="Scrapy or ARCHIVE_* setting, e.g. -s DOWNLOAD_DELAY=2 (repeatable).")
+@click.option("-v", "--verbose", count=True, help="Log INFO (-v) or DEBUG (-vv) to stderr.")
+def crawl(urls: tuple[str, ...], db_path: str, settings: tuple[str, ...], verbose: int) -> None:
+    """Fetch articles from URLS into the archive.
+
+    Each URL may be a sitemap (urlset, index, gzip, Google News), an RSS or Atom feed, a
+    site's home page (its feeds and robots.txt sitemaps are followed) or an article page.
+    Articles named directly are always fetched; sitemap and feed entries when new or when
+    their lastmod is newer than the last capture.
+
+    Example:
+
+        newscrawler crawl https://www.example.com/sitemap.xml --db archive/news.db
+    """
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.project import get_project_settings
+
+    from newscrawler.spiders.auto import AutoSpider
+
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newscrawler.settings")
+    project = get_project_settings()
+    project.set("ARCHIVE_DB", db_path, priority="cmdline")
+    project.set("ARCHIVE_COMMAND", shlex.join(["newscrawler", *sys.argv[1:]]), priority="cmdline")
+    project.set("LOG_LEVEL", {0: "WARNING", 1: "INFO"}.get(verbose, "DEBUG"), priority="cmdline")
+    for name, value in _parse_settings(settings).items():
+        project.set(name, value, priority="cmdline")
+    try:
+        process = CrawlerProcess(project)
+        crawler = process.create_crawler(AutoSpider)
+        process.crawl(crawler, urls=list(urls))
+    except Exception as exc:  # bad settings or arguments surface here, before any fetch
+        raise click.ClickException(f"cannot start the crawl: {exc}") from exc
+    progress = _start_progress(crawler) if sys.stdout.isatty() else None
+    process.start()
+    if progress is not None:
+        click.echo()
+    stats = crawler.stats.get_stats()
+    click.echo(summary_line(stats))
+    failure = crawl_failure(stats, len(urls))
+    if failure:
+        raise click.ClickException(failure)
+
+
+def crawl_failure(stats: dict[str, Any], start_urls: int) -> str | None:
+    """Why a crawl failed as a whole, in words, or None when it did its job.
+
+    It failed when Scrapy closed it for another reason than "finished", when a capture could not
+    be written, when no URL named on the command line could be fetched, or when every capture
+    failed.
+    """
+    reason = stats.get("finish_reason")
+    captures = stats.get("item_scraped_count", 0)
+    failed = stats.get("archive/captures/failed", 0)
+    if reason != "finished":
+        return f"the crawl stopped early: {reason}"
+    if stats.get("archive/write/failed"):
+        return f"{stats['archive/write/failed']} captures could not be written to the archive"
+    if start_urls and stats.get("archive/start/failed", 0) >= start_urls:
+        return "none of the given URLs could be fetched"
+    if captures and failed == captures:
+        return f"all {captures} fetches failed"
+    return None
+
+
+def _start_progress(crawler: Any) -> Any:
+    from twisted.internet import task
+
+    def show() -> None:
+        if crawler.stats is not None:
+            click.echo("\r" + summary_line(crawler.stats.get_stats()), nl=False)
+
+    loop = task.LoopingCall(show)
+    crawler.signals.connect(lambda: loop.running and loop.stop(),
+                            signal="spider_closed_progress")
+    from scrapy import signals
+
+    crawler.signals.connect(lambda: loop.running and loop.stop(), signal=signals.spider_closed)
+    loop.start(1.0, now=False)
+    return loop
+
+
+def _open_readonly(db_path: str) -> Archive:
+    if not Path(db_path).exists():
+        raise click.ClickException(f"no archive at {db_path}: run 'newscrawler crawl' first")
+    return Archive.open(db_path, readonly=True)
+
+
+def _article_or_fail(archive: Archive, url: str) -> dict[str, Any]:
+    article = archive.article(url)
+    if article is None:
+        raise click.ClickException(f"{url} is not in the archive")
+    return article
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the versions and captures as JSON.")
+def history(url: str, db_path: str, as_json: bool) -> None:
+    """List the versions and captures of the article at URL.
+
+    Example:
+
+        newscrawler history https://www.example.com/news/story.html
+    """
+    with _open_readonly(db_path) as archive:
+        article = _article_or_fail(archive, url)
+        versions = archive.versions(article["id"])
+        captures = archive.captures(article["id"])
+    if as_json:
+        click.echo(json.dumps({"article": article, "versions": [
+            {k: v for k, v in row.items() if k != "body"} for row in versions],
+            "captures": captures}, indent=2))
+        return
+    click.echo(f"{article['url']}  (first seen {article['first_seen_at']}, "
+               f"{len(versions)} versions, {len(captures)} captures)")
+    for row in versions:
+        changed = ", ".join(row["changed"]) if row["version"] > 1 else "first version"
+        click.echo(f"  v{row['version']}  {row['captured_at']}  {row['headline']}  [{changed}]")
+    outcomes: dict[str, int] = {}
+    for row in captures:
+        outcomes[row["outcome"]] = outcomes.get(row["outcome"], 0) + 1
+    click.echo("  captures: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path())
+@click.option("--from", "from_version", type=int, help="Older version number (default: to - 1).")
+@click.option("--to", "to_version", type=int, help="Newer version number (default: the latest).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text",
+              show_default=True)
+def diff(url: str, db_path: str, from_version: int | None, to_version: int | None,
+         fmt: str) -> None:
+    """Show what changed between two versions of the article at URL, word by word.
+
+    Headline and metadata changes come first, then the body paragraph by paragraph:
+    text marks deletions [-like this-] and insertions {+like this+}.
+
+    Example:
+
+        newscrawler diff https://www.example.com/news/story.html --from 1 --to 2
+    """
+    with _open_readonly(db_path) as archive:
+        article = _article_or_fail(archive, url)
+        versions = {row["version"]: row for row in archive.versions(article["id"])}
+    latest = max(versions)
+    to_version = to_version or latest
+    from_version = from_version or max(to_version - 1, 1)
+    for number in (from_version, to_version):
+        if number not in versions:
+            raise click.ClickException(
+                f"{article['url']} has no version {number} (versions 1 to {latest})")
+    old, new = versions[from_version], versions[to_version]
+    result = diff_versions(old, new)
+    if fmt == "json":
+        click.echo(json.dumps({"url": article["url"], "from": from_version, "to": to_version,
+                               **result}, indent=2, ensure_ascii=False))
+    elif fmt == "html":
+        click.echo(render_html_page(article["url"], old, new, result))
+    else:
+        click.echo(f"{article['url']}: version {from_version} ({old['captured_at']}) -> "
+                   f"{to_version} ({new['captured_at']})")
+        click.echo(render_text(result), nl=False)
+
+
+def render_html_page(url: str, old: dict[str, Any], new: dict[str, Any],
+                     result: dict[str, Any]) -> str:
+    """A self-contained HTML page of a version diff; every archived string is escaped."""
+    esc = html_lib.escape
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'\">",
+        f"<title>Diff of {esc(url)}</title><style>"
+        "body{font:16px/1.5 Georgia,serif;max-width:46em;margin:2em auto;padding:0 1em}"
+        "del{background:#fdd;color:#900}ins{background:#dfd;color:#060;text-decoration:none}"
+        ".move{border-left:3px solid #99f;padding-left:.5em}.meta{font:14px sans-serif}"
+        "</style></head><body>",
+        f"<p class='meta'>{esc(url)}<br>version {old['version']} ({esc(old['captured_at'])}) "
+        f"&rarr; version {new['version']} ({esc(new['captured_at'])})</p>",
+        f"<h1>{render_words_html(result['headline'])}</h1>",
+    ]
+    for m in result["metadata"]:
+        parts.append(f"<p class='meta'>{esc(m['field'])}: <del>{esc(str(m['old']))}</del> "
+                     f"<ins>{esc(str(m['new']))}</ins></p>")
+    for blk in result["body"]:
+        if blk["op"] == "equal":
+            parts.append(f"<p>{esc(blk['new'])}</p>")
+        elif blk["op"] == "replace":
+            parts.append(f"<p>{render_words_html(blk['words'])}</p>")
+        elif blk["op"] == "insert":
+            parts.append(f"<p><ins>{esc(blk['new'])}</ins></p>")
+        elif blk["op"] == "delete":
+            parts.append(f"<p><del>{esc(blk['old'])}</del></p>")
+        else:
+            parts.append(f"<p class='move' title='moved'>{esc(blk['new'])}</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

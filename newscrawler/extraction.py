@@ -1,0 +1,250 @@
+"""Article extraction from HTML: body text and metadata; the only module that imports trafilatura."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import lxml.etree
+import lxml.html
+import trafilatura
+
+from newscrawler.changes import normalize_text
+from newscrawler.dates import isoformat, parse_date
+
+logger = logging.getLogger(__name__)
+
+EXTRACTOR = f"trafilatura {trafilatura.__version__}"
+
+# Options for every call; deduplicate=True would keep a process-wide cache (see STYLE.md).
+TRAFILATURA_OPTIONS: dict[str, Any] = {
+    "with_metadata": True,
+    "include_comments": False,
+    "include_tables": True,
+    "deduplicate": False,
+    "favor_precision": False,
+    "favor_recall": False,
+}
+
+# schema.org types whose datePublished/dateModified/author describe the article itself.
+_ARTICLE_TYPES = {
+    "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle",
+    "backgroundnewsarticle", "reviewnewsarticle", "blogposting", "liveblogposting", "webpage",
+    "socialmediaposting", "scholarlyarticle", "techarticle", "report",
+}
+# <meta> names/properties for dates, most specific first (Open Graph, schema.org microdata, Dublin Core,
+# Parse.ly and Sailthru, as listed by htmldate's date sources).
+_PUBLISHED_META = (
+    "article:published_time", "og:article:published_time", "datepublished", "dc.date.issued",
+    "dcterms.created", "parsely-pub-date", "sailthru.date", "pubdate", "publishdate",
+    "publish-date", "date",
+)
+_MODIFIED_META = (
+    "article:modified_time", "og:updated_time", "datemodified", "dc.date.modified",
+    "dcterms.modified", "last-modified", "lastmod",
+)
+
+
+@dataclasses.dataclass
+class Extracted:
+    """What extraction found in one page. Text is normalised (NFC, paragraphs split by a blank line).
+
+    Dates are ISO 8601 strings: ``2024-05-01T12:00:00Z`` (UTC) when the page gives a time,
+    ``2024-05-01`` when it gives only a day; the ``*_raw`` fields keep the string as found.
+    """
+
+    headline: str
+    body: str
+    authors: list[str]
+    date_published: str | None
+    date_published_raw: str | None
+    date_modified: str | None
+    date_modified_raw: str | None
+    language: str | None  # ISO 639-1, lower case, e.g. "en"
+    description: str | None
+    site_name: str | None
+    canonical_url: str | None  # absolute rel=canonical (or og:url) as the page gives it
+    tags: list[str]
+    image_url: str | None
+    extractor: str = EXTRACTOR
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as a plain dict (lists stay lists)."""
+        return dataclasses.asdict(self)
+
+
+def extract_article(
+    html: str | bytes,
+    url: str,
+    *,
+    hints: dict[str, str | None] | None = None,
+    default_tz: str = "UTC",
+) -> Extracted | None:
+    """Extract the article body and metadata from one HTML page.
+
+    ``html`` is the decoded page (bytes are decoded by lxml from the page's own declaration);
+    ``url`` the URL it was fetched from. ``hints`` may carry what discovery knew:
+    ``title``, ``published`` and ``modified`` raw strings from a sitemap or syndication feed, used
+    only when the page itself gives none. Returns ``None`` when the page has no extractable body
+    (empty, not HTML, nothing but navigation); never raises on bad markup.
+    """
+    hints = hints or {}
+    try:
+        tree = lxml.html.fromstring(html) if html else None
+    except (lxml.etree.ParserError, ValueError) as exc:
+        logger.debug("unparseable HTML at %s: %s", url, exc)
+        return None
+    if tree is None:
+        return None
+    own = _page_metadata(tree, url)
+    try:
+        # trafilatura parses the string itself: its parser settings give better bodies than a tree.
+        doc = trafilatura.bare_extraction(html, url=url, **TRAFILATURA_OPTIONS)
+    except Exception as exc:  # trafilatura raises assorted errors on pathological trees
+        logger.warning("trafilatura failed on %s: %r", url, exc)
+        return None
+    if doc is None or not (doc.text or "").strip():
+        return None
+
+    published_raw = own["published"] or doc.date or hints.get("published")
+    modified_raw = own["modified"] or hints.get("modified")
+    published = parse_date(published_raw, default_tz)
+    modified = parse_date(modified_raw, default_tz)
+    headline = normalize_text(doc.title or own["headline"] or hints.get("title") or "")
+    body = _strip_headline(normalize_text(doc.text), headline)
+    return Extracted(
+        headline=headline,
+        body=body,
+        authors=own["authors"] or _split_authors(doc.author),
+        date_published=isoformat(published),
+        date_published_raw=published_raw,
+        date_modified=isoformat(modified),
+        date_modified_raw=modified_raw,
+        language=_language(doc.language or own["language"]),
+        description=normalize_text(doc.description) or None,
+        site_name=normalize_text(doc.sitename) or None,
+        canonical_url=own["canonical"],
+        tags=_tags(doc.tags) or _tags(doc.categories),
+        image_url=doc.image or None,
+    )
+
+
+def _strip_headline(body: str, headline: str) -> str:
+    """Drop a first paragraph that only repeats the headline (trafilatura keeps the <h1> sometimes)."""
+    first, _, rest = body.partition("\n\n")
+    return rest if headline and first == headline and rest else body
+
+
+def _page_metadata(tree: lxml.html.HtmlElement, url: str) -> dict[str, Any]:
+    """Dates, authors, canonical URL and language given by JSON-LD, <meta> and <link> tags."""
+    meta: dict[str, str] = {}
+    for el in tree.iter("meta"):
+        key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
+        content = (el.get("content") or "").strip()
+        if key and content and key not in meta:
+            meta[key] = content
+    ld = next(_json_ld_articles(tree), {})
+    published = _first_str(ld.get("datePublished")) or _first_meta(meta, _PUBLISHED_META)
+    modified = _first_str(ld.get("dateModified")) or _first_meta(meta, _MODIFIED_META)
+    if not published:
+        for el in tree.iter("time"):
+            if el.get("datetime") and (el.get("itemprop") or "").lower() in ("datepublished", ""):
+                published = el.get("datetime").strip()
+                break
+    canonical = None
+    for el in tree.iter("link"):
+        if "canonical" in (el.get("rel") or "").lower().split() and el.get("href"):
+            canonical = el.get("href").strip()
+            break
+    canonical = canonical or meta.get("og:url")
+    if canonical:
+        canonical = _absolute(canonical, url)
+    html_el = tree if tree.tag == "html" else tree.getroottree().getroot()
+    language = html_el.get("lang") or html_el.get("{http://www.w3.org/XML/1998/namespace}lang")
+    return {
+        "published": published,
+        "modified": modified,
+        "headline": _first_str(ld.get("headline")),
+        "authors": _ld_authors(ld.get("author")),
+        "canonical": canonical,
+        "language": language or meta.get("content-language") or meta.get("og:locale"),
+    }
+
+
+def _json_ld_articles(tree: lxml.html.HtmlElement) -> Iterator[dict[str, Any]]:
+    """schema.org article objects from the page's JSON-LD blocks, in document order."""
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text_content() or "null", strict=False)
+        except ValueError:
+            continue
+        yield from _walk_ld(data)
+
+
+def _walk_ld(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    if depth > 5:
+        return
+    if isinstance(data, list):
+        for entry in data:
+            yield from _walk_ld(entry, depth + 1)
+    elif isinstance(data, dict):
+        types = data.get("@type")
+        types = types if isinstance(types, list) else [types]
+        if any(isinstance(t, str) and t.lower() in _ARTICLE_TYPES for t in types) and (
+            data.get("datePublished") or data.get("headline")
+        ):
+            yield data
+        for key in ("@graph", "mainEntity", "mainEntityOfPage"):
+            if key in data:
+                yield from _walk_ld(data[key], depth + 1)
+
+
+def _ld_authors(value: Any) -> list[str]:
+    names = []
+    for entry in value if isinstance(value, list) else [value]:
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        name = _first_str(name)
+        if name and normalize_text(name) not in names:
+            names.append(normalize_text(name))
+    return names
+
+
+def _split_authors(value: str | None) -> list[str]:
+    return [normalize_text(a) for a in (value or "").split(";") if a.strip()]
+
+
+def _tags(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for value in values or []:
+        for tag in value.split(",") if len(values) == 1 else [value]:
+            tag = normalize_text(tag)
+            if tag and tag not in out:
+                out.append(tag)
+    return out
+
+
+def _language(value: str | None) -> str | None:
+    """First subtag of a BCP 47 / locale code, lower case: ``en-GB`` and ``en_GB`` give ``en``."""
+    if not value:
+        return None
+    code = value.strip().replace("_", "-").split("-")[0].lower()
+    return code if 2 <= len(code) <= 3 and code.isalpha() else None
+
+
+def _first_str(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _first_meta(meta: dict[str, str], keys: tuple[str, ...]) -> str | None:
+    return next((meta[k] for k in keys if meta.get(k)), None)
+
+
+def _absolute(href: str, base: str) -> str:
+    from urllib.parse import urljoin
+
+    return urljoin(base, href)

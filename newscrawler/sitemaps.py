@@ -1,0 +1,104 @@
+"""Sitemap and syndication-feed parsing into discovery entries (no Scrapy needed)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator
+
+import feedparser
+import lxml.etree
+
+logger = logging.getLogger(__name__)
+
+_NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
+
+
+@dataclasses.dataclass
+class Entry:
+    """One URL found by discovery, with what the sitemap or feed said of it (raw strings)."""
+
+    url: str
+    lastmod: str | None = None  # <lastmod> of a sitemap, <updated>/<pubDate> of a feed entry
+    title: str | None = None  # <news:title>, or the feed entry's title
+    published: str | None = None  # <news:publication_date>, or the feed entry's published date
+
+
+def sniff_xml(body: bytes) -> str | None:
+    """The local name of an XML document's root element (``urlset``, ``rss``, ``feed``...), or None.
+
+    Reads only as far as the root start tag; a BOM and leading whitespace are allowed.
+    """
+    head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"<"):
+        return None
+    parser = lxml.etree.XMLPullParser(events=("start",), recover=True, resolve_entities=False,
+                                      no_network=True)
+    try:
+        parser.feed(head)
+        for _event, element in parser.read_events():
+            return lxml.etree.QName(element).localname
+    except lxml.etree.XMLSyntaxError:
+        return None
+    return None
+
+
+def parse_sitemap(body: bytes) -> tuple[str | None, list[Entry]]:
+    """Parse a sitemap (urlset or sitemapindex; Google News extensions kept).
+
+    Returns ``(kind, entries)`` with ``kind`` one of ``"urlset"``, ``"sitemapindex"`` or None for
+    anything else. Parsing is lenient (``recover``) and safe: no entities resolved, no network,
+    as Scrapy's own sitemap parser does; huge sitemaps (50,000 URLs) are allowed.
+    """
+    parser = lxml.etree.XMLParser(recover=True, remove_comments=True, resolve_entities=False,
+                                  no_network=True, huge_tree=True)
+    try:
+        root = lxml.etree.fromstring(body.lstrip(b"\xef\xbb\xbf \t\r\n"), parser=parser)
+    except (lxml.etree.XMLSyntaxError, ValueError):
+        return None, []
+    if root is None:
+        return None, []
+    kind = lxml.etree.QName(root).localname
+    if kind not in ("urlset", "sitemapindex"):
+        return None, []
+    return kind, list(_sitemap_entries(root))
+
+
+def _sitemap_entries(root: lxml.etree._Element) -> Iterator[Entry]:
+    for node in root:
+        if not isinstance(node.tag, str) or lxml.etree.QName(node).localname not in ("url",
+                                                                                     "sitemap"):
+            continue
+        fields: dict[str, str] = {}
+        for child in node.iter():
+            if not isinstance(child.tag, str):
+                continue
+            name = lxml.etree.QName(child)
+            text = (child.text or "").strip()
+            if text and name.localname not in fields:
+                key = f"news:{name.localname}" if name.namespace == _NEWS_NS else name.localname
+                fields.setdefault(key, text)
+        if fields.get("loc"):
+            yield Entry(
+                url=fields["loc"],
+                lastmod=fields.get("lastmod"),
+                title=fields.get("news:title"),
+                published=fields.get("news:publication_date"),
+            )
+
+
+def parse_feed(body: bytes) -> list[Entry]:
+    """Parse an RSS 0.9x/1.0/2.0 or Atom syndication feed with feedparser into entries.
+
+    Entries without a link are dropped; ``lastmod`` is the entry's updated date (or published).
+    """
+    feed = feedparser.parse(body)
+    entries = []
+    for item in feed.entries:
+        link = item.get("link")
+        if not link:
+            continue
+        published = item.get("published")
+        entries.append(Entry(url=link.strip(), lastmod=item.get("updated") or published,
+                             title=item.get("title"), published=published))
+    return entries

@@ -1,0 +1,1 @@
+"""newscrawler's spiders: one module per discovery mode, sharing :mod:`newscrawler.spiders.base`."""

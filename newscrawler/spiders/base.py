@@ -1,0 +1,259 @@
+"""What every newscrawler spider shares: discovery callbacks, the fetch policy, article captures."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from scrapy.spiders import SitemapSpider
+from scrapy.utils.sitemap import sitemap_urls_from_robots
+from twisted.python.failure import Failure
+
+from newscrawler.dates import utcnow_iso
+from newscrawler.items import ArticleItem
+from newscrawler.policy import should_fetch
+from newscrawler.sitemaps import Entry, parse_feed, parse_sitemap, sniff_xml
+from newscrawler.store import Archive
+from newscrawler.urls import clean_url
+
+logger = logging.getLogger(__name__)
+
+# Statuses that reach the article callback (after retries) so that they become recorded captures;
+# 3xx are left to RedirectMiddleware.
+ARTICLE_STATUSES = list(range(400, 600))
+_FEED_ROOTS = {"rss", "feed", "RDF", "rdf"}
+_SITEMAP_ROOTS = {"urlset", "sitemapindex"}
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
+               "application/rdf+xml")
+
+
+def split_urls(value: str | Iterable[str] | None) -> list[str]:
+    """Spider argument to URL list: a list, or a string of URLs separated by commas or whitespace."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    return [u.strip() for u in value if u.strip()]
+
+
+class ArchiveSpider(scrapy.Spider):
+    """Base of newscrawler's spiders (not run by itself).
+
+    Subclasses choose their start requests; every callback here yields either more discovery
+    requests or :class:`ArticleItem` captures. Article URLs from sitemaps and syndication feeds
+    follow :func:`newscrawler.policy.should_fetch` against the archive in ``ARCHIVE_DB``; article
+    URLs given directly are always fetched. Each article URL is requested once per crawl with
+    ``dont_filter`` (our own per-crawl set), so Scrapy's duplicate filter, even a persistent one,
+    never blocks a deliberate re-fetch.
+    """
+
+    custom_settings: dict[str, Any] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._scheduled: set[str] = set()
+        self._archive: Archive | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider._max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        spider._warn_size = crawler.settings.getint("DOWNLOAD_WARNSIZE")
+        spider._default_tz = crawler.settings.get("ARCHIVE_DEFAULT_TZ", "UTC")
+        db_path = crawler.settings.get("ARCHIVE_DB")
+        if db_path and Path(db_path).exists():
+            spider._archive = Archive.open(db_path, readonly=True)
+        crawler.signals.connect(spider._close_archive, signal=scrapy.signals.spider_closed)
+        return spider
+
+    def _close_archive(self) -> None:
+        if self._archive is not None:
+            self._archive.close()
+            self._archive = None
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def article_request(self, url: str, via: str, entry: Entry | None = None,
+                        force: bool = False) -> scrapy.Request | None:
+        """A request for an article page, or None when the policy or this crawl already covers it.
+
+        ``force`` (article URLs named by the user) skips the policy but not the per-crawl dedupe.
+        """
+        try:
+            key = clean_url(url)
+        except ValueError:
+            self.crawler.stats.inc_value("archive/discovery/bad_url")
+            logger.warning("skipping a URL that is not absolute http(s): %r", url)
+            return None
+        if key in self._scheduled:
+            return None
+        if not force and self._archive is not None:
+            last = self._archive.last_capture_at(url)
+            if not should_fetch(last, entry.lastmod if entry else None, self._default_tz):
+                self.crawler.stats.inc_value("archive/discovery/unchanged")
+                return None
+        self._scheduled.add(key)
+        self.crawler.stats.inc_value("archive/scheduled")
+        hints = {"title": entry.title, "published": entry.published, "modified": entry.lastmod} \
+            if entry else {}
+        return scrapy.Request(
+            url, callback=self.parse_article, errback=self.article_failed, dont_filter=True,
+            meta={"handle_httpstatus_list": ARTICLE_STATUSES, "via": via, "hints": hints},
+        )
+
+    def discovery_request(self, url: str, callback: Any, via: str) -> scrapy.Request:
+        """A request for a sitemap, syndication feed, robots.txt or home page."""
+        return scrapy.Request(url, callback=callback, errback=self.discovery_failed,
+                              dont_filter=True, meta={"via": via})
+
+    # --- callbacks ---------------------------------------------------------------------------
+
+    def parse_any(self, response: Response) -> Iterator[Any]:
+        """Tell from the response what a user-given URL is, and handle it as that.
+
+        Sitemaps (urlset, index, gzip) and syndication feeds (RSS, Atom) by their XML root;
+        robots.txt by its path; a site's home page (path ``/``) by its path; anything else is an
+        article page, captured from this very response.
+        """
+        body = self._unzipped(response)
+        root = sniff_xml(body) if body else None
+        if root in _SITEMAP_ROOTS:
+            yield from self.parse_sitemap(response)
+        elif root in _FEED_ROOTS:
+            yield from self.parse_feed(response)
+        elif urlsplit(response.url).path.endswith("/robots.txt"):
+            yield from self.parse_robots(response)
+        elif urlsplit(response.url).path in ("", "/") and response.status == 200 \
+                and isinstance(response, TextResponse):
+            yield from self.parse_home(response)
+        else:
+            response.meta.setdefault("via", "cli")
+            yield self.parse_article(response)
+
+    def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
+        """The sitemaps named by ``Sitemap:`` lines of a robots.txt."""
+        for url in sitemap_urls_from_robots(response.body, base_url=response.url):
+            yield self.discovery_request(url, self.parse_sitemap, "robots")
+
+    def parse_home(self, response: TextResponse) -> Iterator[scrapy.Request]:
+        """A site's home page: its syndication feeds (``<link rel=alternate>``) and sitemaps."""
+        feeds = 0
+        for link in response.xpath("//link[@href]"):
+            rel = (link.attrib.get("rel") or "").lower().split()
+            kind = (link.attrib.get("type") or "").lower()
+            if "alternate" in rel and kind in _FEED_TYPES:
+                feeds += 1
+                yield self.discovery_request(response.urljoin(link.attrib["href"]),
+                                             self.parse_feed, "home")
+        robots = response.urljoin("/robots.txt")
+        yield self.discovery_request(robots, self.parse_robots, "home")
+        logger.info("home page %s: %d syndication feeds, sitemaps from %s", response.url, feeds,
+                    robots)
+
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        """Child sitemaps of a sitemap index, or the article URLs of a urlset (fetch policy applied)."""
+        body = self._unzipped(response)
+        kind, entries = parse_sitemap(body) if body else (None, [])
+        if kind is None:
+            self.crawler.stats.inc_value("archive/discovery/invalid_sitemap")
+            logger.warning("ignoring invalid sitemap %s", response.url)
+            return
+        self.crawler.stats.inc_value(f"archive/discovery/{kind}")
+        for entry in entries:
+            if kind == "sitemapindex":
+                yield self.discovery_request(response.urljoin(entry.url), self.parse_sitemap,
+                                             "sitemap")
+            else:
+                request = self.article_request(response.urljoin(entry.url), "sitemap", entry)
+                if request is not None:
+                    yield request
+
+    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        """The entries of an RSS or Atom syndication feed (fetch policy applied)."""
+        body = self._unzipped(response)
+        entries = parse_feed(body) if body else []
+        if not entries and sniff_xml(body or b"") not in _FEED_ROOTS:
+            self.crawler.stats.inc_value("archive/discovery/invalid_feed")
+            logger.warning("ignoring invalid syndication feed %s", response.url)
+            return
+        self.crawler.stats.inc_value("archive/discovery/feed")
+        for entry in entries:
+            request = self.article_request(response.urljoin(entry.url), "feed", entry)
+            if request is not None:
+                yield request
+
+    def parse_article(self, response: Response) -> ArticleItem:
+        """The capture of an article page, any status, ready for the item pipelines."""
+        headers = response.headers
+        return ArticleItem(
+            requested_url=response.request.meta.get("redirect_urls", [response.request.url])[0]
+            if response.request else response.url,
+            final_url=response.url,
+            status=response.status,
+            captured_at=utcnow_iso(),
+            content_type=_header(headers, b"Content-Type"),
+            etag=_header(headers, b"ETag"),
+            last_modified=_header(headers, b"Last-Modified"),
+            body=response.body,
+            html=_text(response),
+            discovered_via=response.meta.get("via", "cli"),
+            hints=response.meta.get("hints") or {},
+        )
+
+    def article_failed(self, failure: Failure) -> ArticleItem:
+        """A ``failed`` capture for a request that got no usable response (after retries)."""
+        request = failure.request
+        return ArticleItem(
+            requested_url=request.meta.get("redirect_urls", [request.url])[0],
+            final_url=None,
+            status=None,
+            captured_at=utcnow_iso(),
+            outcome="failed",
+            error=_describe(failure),
+            discovered_via=request.meta.get("via", "cli"),
+            hints=request.meta.get("hints") or {},
+        )
+
+    def discovery_failed(self, failure: Failure) -> None:
+        """Count and log a sitemap, syndication feed or robots.txt that could not be fetched."""
+        self.crawler.stats.inc_value("archive/discovery/failed")
+        logger.warning("could not fetch %s: %s", failure.request.url, _describe(failure))
+
+    def start_failed(self, failure: Failure) -> ArticleItem:
+        """A user-given URL that could not be fetched: recorded as a ``failed`` capture."""
+        self.crawler.stats.inc_value("archive/start/failed")
+        return self.article_failed(failure)
+
+    def _unzipped(self, response: Response) -> bytes | None:
+        """The body, gunzipped when it is a gzip file (size-capped like Scrapy's SitemapSpider)."""
+        return SitemapSpider._get_sitemap_body(self, response) \
+            if response.body[:2] == b"\x1f\x8b" else response.body
+
+
+def _header(headers: Any, name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def _text(response: Response) -> str | None:
+    if not isinstance(response, TextResponse):
+        return None
+    try:
+        return response.text
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _describe(failure: Failure) -> str:
+    """A failure in words: the exception's class and message, e.g. ``TimeoutError: ...``."""
+    from scrapy.spidermiddlewares.httperror import HttpError
+
+    if failure.check(HttpError):
+        return f"HTTP {failure.value.response.status}"
+    message = str(failure.value) or repr(failure.value)
+    return f"{failure.type.__name__}: {message}"
