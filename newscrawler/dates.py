@@ -52,9 +52,9 @@ def parse_date(raw: str | None, default_tz: str = "UTC") -> dt.datetime | dt.dat
         return None
     if first.hour != second.hour:
         return first.date()  # no time given; missing minutes or seconds are read as zero
-    zone = first.tzinfo or tz.gettz(default_tz) or dt.timezone.utc
+    zone = first.tzinfo or tz.gettz(default_tz) or dt.UTC
     try:
-        return first.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+        return first.replace(tzinfo=zone).astimezone(dt.UTC)
     except (ValueError, OverflowError):
         return None
 
@@ -64,10 +64,10 @@ def isoformat(value: dt.datetime | dt.date | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return value.isoformat()
 
 
 def utcnow_iso() -> str:
     """Now, as ISO 8601 UTC with microseconds: ``2026-11-29T22:43:05.123456Z``."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

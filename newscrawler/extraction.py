@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -130,6 +131,19 @@ def extract_article(
         tags=_tags(doc.tags) or _tags(doc.categories),
         image_url=doc.image or None,
     )
+
+
+# A sentence end: terminal punctuation of Latin, CJK, Arabic and Devanagari scripts, closing quotes allowed.
+_SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f\u2026\u061f\u0964][\"\u201d\u2019\u00bb)\]]*(\s|$)")
+
+
+def prose_paragraphs(body: str) -> int:
+    """How many paragraphs of a body read as prose: 40 characters or more with a sentence end.
+
+    Section fronts and link lists that trafilatura keeps as a "body" have none; any article,
+    even a short one or one written without spaces between words, has at least one.
+    """
+    return sum(1 for p in body.split("\n\n") if len(p) >= 40 and _SENTENCE_END.search(p))
 
 
 def _strip_headline(body: str, headline: str) -> str:

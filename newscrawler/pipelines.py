@@ -12,7 +12,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from newscrawler.extraction import extract_article
+from newscrawler.extraction import extract_article, prose_paragraphs
 from newscrawler.store import Archive, Capture
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,10 @@ class ExtractPipeline:
             item["outcome"] = "not_article"
             item["error"] = (f"body too short: {len(extracted.body)} characters "
                              f"< ARCHIVE_MIN_BODY_CHARS={self.min_body_chars}")
+        elif not prose_paragraphs(extracted.body):
+            self.stats.inc_value("archive/extraction/no_prose")
+            item["outcome"] = "not_article"
+            item["error"] = "no prose: the body is headings and link lists (a section front?)"
         else:
             item["extracted"] = extracted.to_dict()
         return item

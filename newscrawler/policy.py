@@ -12,9 +12,11 @@ def should_fetch(last_capture_at: str | None, lastmod_raw: str | None,
     """Whether to fetch a sitemap or feed entry.
 
     Yes when the URL was never captured, or when its lastmod (raw string from the sitemap or
-    feed) is newer than the last capture (ISO 8601 UTC). A lastmod that gives only a day counts
-    as newer when it is on or after the capture's day, since the edit may be later that day.
-    An entry without a usable lastmod is left to the re-check schedule.
+    feed) is newer than the last capture (ISO 8601 UTC), compared at the lastmod's precision: a
+    lastmod in the same second as the capture, or on the same day when it gives only a day,
+    counts as newer, since the edit may have come after the capture within that second or day.
+    Missing an edit costs more than one extra fetch. An entry without a usable lastmod is left to
+    the re-check schedule.
     """
     if not last_capture_at:
         return True
@@ -23,5 +25,7 @@ def should_fetch(last_capture_at: str | None, lastmod_raw: str | None,
     if lastmod is None or not isinstance(captured, dt.datetime):
         return False
     if isinstance(lastmod, dt.datetime):
-        return lastmod > captured
+        if lastmod.microsecond == 0:
+            captured = captured.replace(microsecond=0)
+        return lastmod >= captured
     return lastmod >= captured.date()

@@ -47,5 +47,3 @@ ARCHIVE_DB = "archive/news.db"
 ARCHIVE_MIN_BODY_CHARS = 250
 # Time zone applied to dates that carry none (IANA name).
 ARCHIVE_DEFAULT_TZ = "UTC"
-# Query parameters dropped from fetched URLs before they key an article (besides courlan's trackers).
-ARCHIVE_STRIP_PARAMS = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"]

@@ -99,6 +99,7 @@ def parse_feed(body: bytes) -> list[Entry]:
         if not link:
             continue
         published = item.get("published")
-        entries.append(Entry(url=link.strip(), lastmod=item.get("updated") or published,
+        updated = dict.get(item, "updated")  # item.get() would fall back to published, with a warning
+        entries.append(Entry(url=link.strip(), lastmod=updated or published,
                              title=item.get("title"), published=published))
     return entries

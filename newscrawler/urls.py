@@ -27,7 +27,7 @@ def clean_url(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     port = parts.port
-    if port and not (scheme, port) in (("http", 80), ("https", 443)):
+    if port and (scheme, port) not in (("http", 80), ("https", 443)):
         host = f"{host}:{port}"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
              if not TRACKERS_RE.search(k.lower())]

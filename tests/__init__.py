@@ -1,0 +1,1 @@
+"""Tests by level: pure functions, pipelines, spider callbacks, full crawls, Datasette, CLI."""
