@@ -13,7 +13,7 @@ import lxml.etree
 import lxml.html
 import trafilatura
 
-from newscrawler.changes import normalize_text
+from newscrawler.changes import churn_kind, normalize_text
 from newscrawler.dates import isoformat, parse_date
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,12 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
     "deduplicate": False,
     "favor_precision": False,
     "favor_recall": False,
+    "include_links": True,  # kept in the body tree only, to measure link density per paragraph
 }
+#: A paragraph whose text is at least this share of link text is a link list or a "READ MORE:" line.
+LINK_DENSITY_MAX = 0.5
+# trafilatura's body blocks whose children are paragraphs of their own.
+_BLOCK_CHILDREN = {"list": "item", "table": "row"}
 
 # schema.org types whose datePublished/dateModified/author describe the article itself.
 _ARTICLE_TYPES = {
@@ -107,7 +112,10 @@ def extract_article(
     except Exception as exc:  # trafilatura raises assorted errors on pathological trees
         logger.warning("trafilatura failed on %s: %r", url, exc)
         return None
-    if doc is None or not (doc.text or "").strip():
+    if doc is None or doc.body is None:
+        return None
+    body = "\n\n".join(body_paragraphs(doc.body))
+    if not body:
         return None
 
     published_raw = own["published"] or doc.date or hints.get("published")
@@ -115,7 +123,7 @@ def extract_article(
     published = parse_date(published_raw, default_tz)
     modified = parse_date(modified_raw, default_tz)
     headline = normalize_text(doc.title or own["headline"] or hints.get("title") or "")
-    body = _strip_headline(normalize_text(doc.text), headline)
+    body = _strip_headline(body, headline)
     return Extracted(
         headline=headline,
         body=body,
@@ -131,6 +139,31 @@ def extract_article(
         tags=_tags(doc.tags) or _tags(doc.categories),
         image_url=doc.image or None,
     )
+
+
+def body_paragraphs(body: lxml.etree._Element) -> list[str]:
+    """The article's paragraphs from trafilatura's body tree, normalised, boilerplate churn left out.
+
+    Each block (paragraph, heading, quote, list item, table row) is one paragraph. Left out:
+    paragraphs that are mostly link text (share >= LINK_DENSITY_MAX: "READ MORE: <link>" lines,
+    related-story lists) and lines that change by themselves between captures
+    (:func:`newscrawler.changes.churn_kind`: relative times, counters, bare timestamps).
+    """
+    paragraphs = []
+    for child in body:
+        blocks = list(child.iter(_BLOCK_CHILDREN[child.tag])) if child.tag in _BLOCK_CHILDREN else []
+        for block in blocks or [child]:
+            if block.tag == "row":
+                text = normalize_text(" | ".join(" ".join(cell.itertext()) for cell in block))
+            else:
+                text = normalize_text(" ".join(block.itertext()))
+            if not text or churn_kind(text):
+                continue
+            link_chars = sum(len(normalize_text(" ".join(ref.itertext()))) for ref in block.iter("ref"))
+            if link_chars / len(text) >= LINK_DENSITY_MAX:
+                continue
+            paragraphs.append(text)
+    return paragraphs
 
 
 # A sentence end: terminal punctuation of Latin, CJK, Arabic and Devanagari scripts, closing quotes allowed.

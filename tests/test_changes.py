@@ -82,3 +82,27 @@ def test_render_text_lists_headline_first():
 def test_render_words_html_escapes():
     html = render_words_html([("=", "<script>x</script> "), ("+", "a&b")])
     assert html == "&lt;script&gt;x&lt;/script&gt; <ins>a&amp;b</ins>"
+
+
+import pytest  # noqa: E402
+
+from newscrawler.changes import churn_kind  # noqa: E402
+
+
+@pytest.mark.parametrize(("line", "kind"), [
+    ("Updated 3 hours ago", "relative time"),
+    ("Last updated: 25 minutes ago", "relative time"),
+    ("5 min read", "reading time"),
+    ("1,204 views", "counter"),
+    ("Comments (12)", "counter"),
+    ("Updated: Nov 4, 2026 10:32 AM EST", "timestamp"),
+    ("Monday 4 November 2026", "timestamp"),
+    ("Published 10:32 GMT", "timestamp"),
+    ("Update, 3:45 p.m.: The mayor has resigned.", None),  # an update note is content
+    ("The death toll rose to 12.", None),
+    ("12 people were injured", None),
+    ("2024", None),
+    ("3.14", None),
+])
+def test_churn_kind(line, kind):
+    assert churn_kind(line) == kind
