@@ -1,7 +1,10 @@
 """Pure change-detection functions: normalisation, digests, word and paragraph diffs."""
 
+import pytest
+
 from newscrawler.changes import (
     changed_fields,
+    churn_kind,
     content_digest,
     diff_paragraphs,
     diff_versions,
@@ -82,11 +85,6 @@ def test_render_text_lists_headline_first():
 def test_render_words_html_escapes():
     html = render_words_html([("=", "<script>x</script> "), ("+", "a&b")])
     assert html == "&lt;script&gt;x&lt;/script&gt; <ins>a&amp;b</ins>"
-
-
-import pytest  # noqa: E402
-
-from newscrawler.changes import churn_kind  # noqa: E402
 
 
 @pytest.mark.parametrize(("line", "kind"), [
