@@ -90,6 +90,21 @@ def content_digest(headline: str | None, body: str | None) -> str:
     return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def paragraph_digest(paragraph: str) -> str:
+    """Short digest of one normalised paragraph (16 hex of its sha256), for per-site boilerplate counts."""
+    return hashlib.sha256(normalize_text(paragraph).encode("utf-8")).hexdigest()[:16]
+
+
+def comparable_digest(headline: str | None, body: str | None, masked: set[str] | frozenset[str] = frozenset()) -> str:
+    """Digest of a version's content with masked paragraphs left out (see :func:`paragraph_digest`).
+
+    Two captures are the same version when their comparable digests are equal under the same
+    mask: the per-site boilerplate learned so far. Without a mask it equals :func:`content_digest`.
+    """
+    kept = [p for p in paragraphs(body) if paragraph_digest(p) not in masked] if masked else paragraphs(body)
+    return content_digest(headline, "\n\n".join(kept))
+
+
 def payload_digest(data: bytes) -> str:
     """Digest of raw bytes as in WARC-Payload-Digest: ``sha256:<64 hex>``."""
     return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -29,3 +29,36 @@ def should_fetch(last_capture_at: str | None, lastmod_raw: str | None,
             captured = captured.replace(microsecond=0)
         return lastmod >= captured
     return lastmod >= captured.date()
+
+
+#: Re-check tiers after NewsDiffs' scraper (newsdiffs/parsers, "update frequency"): while the last
+#: real change is younger than the first value, check every second value; older than the last tier:
+#: never again.
+RECHECK_TIERS: tuple[tuple[dt.timedelta, dt.timedelta], ...] = (
+    (dt.timedelta(hours=3), dt.timedelta(minutes=15)),
+    (dt.timedelta(days=1), dt.timedelta(hours=1)),
+    (dt.timedelta(days=7), dt.timedelta(hours=3)),
+    (dt.timedelta(days=30), dt.timedelta(days=3)),
+    (dt.timedelta(days=365), dt.timedelta(days=30)),
+)
+MIN_RECHECK_INTERVAL = RECHECK_TIERS[0][1]
+
+
+def recheck_interval(since_change: dt.timedelta, changes: int) -> dt.timedelta | None:
+    """How long to wait before re-checking an article, or None for never again.
+
+    ``since_change`` is the time since the article's last real change (its first version counts
+    as one); ``changes`` how many times it changed after the first version. The tier comes from
+    :data:`RECHECK_TIERS`; an article with an editing history is checked more often: the interval
+    is divided by ``1 + min(changes, 3)``, never below the first tier's 15 minutes.
+    """
+    for younger_than, interval in RECHECK_TIERS:
+        if since_change < younger_than:
+            return max(interval / (1 + min(max(changes, 0), 3)), MIN_RECHECK_INTERVAL)
+    return None
+
+
+def next_check_at(now: dt.datetime, last_changed_at: dt.datetime, changes: int) -> dt.datetime | None:
+    """When an article is due again (aware UTC), or None when it is old enough to leave alone."""
+    interval = recheck_interval(now - last_changed_at, changes)
+    return None if interval is None else now + interval

@@ -17,15 +17,31 @@ from typing import Any
 
 import sqlite_utils
 
-from newscrawler.changes import changed_fields, content_digest, payload_digest
-from newscrawler.dates import utcnow_iso
+from newscrawler.changes import (
+    changed_fields,
+    comparable_digest,
+    content_digest,
+    paragraph_digest,
+    paragraphs,
+    payload_digest,
+)
+from newscrawler.dates import parse_date, utcnow_iso
+from newscrawler.policy import next_check_at
 from newscrawler.urls import article_key, clean_url, registered_domain
 
 logger = logging.getLogger(__name__)
 
-#: Outcomes a capture row can have.
-OUTCOMES = ("new", "changed", "revisit", "not_modified", "not_article", "failed")
+#: Outcomes a capture row can have (README "Schema" says what each means).
+OUTCOMES = ("new", "changed", "revisit", "reverted", "not_modified", "not_article", "not_comparable",
+            "gone", "failed")
 BUSY_TIMEOUT_MS = 30_000
+#: Statuses that say an archived article no longer exists (its versions are kept).
+GONE_STATUSES = (404, 410)
+#: Statuses of paywalls, consent walls and legal blocks: no comparison with the archived version.
+WALL_STATUSES = (401, 402, 403, 451)
+
+#: Re-extracts stored raw HTML with the current extractor: (raw bytes, URL) -> extracted dict or None.
+Reextract = Callable[[bytes, str], "dict[str, Any] | None"]
 
 
 @dataclasses.dataclass
@@ -50,6 +66,7 @@ class Capture:
     last_modified: str | None = None  # the Last-Modified header, as sent
     discovered_via: str | None = None  # "cli", "sitemap", "feed", "recheck", ...
     extracted: dict[str, Any] | None = None
+    note: str | None = None  # how the outcome was decided, when it is not obvious
 
 
 @dataclasses.dataclass
@@ -62,6 +79,7 @@ class Recorded:
     version_id: int | None
     version: int | None
     article_url: str | None
+    note: str | None = None
 
 
 def _migration_1(db: sqlite_utils.Database) -> None:
@@ -147,8 +165,59 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["versions"].enable_fts(["headline", "body"], create_triggers=True, tokenize="porter")
 
 
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """Re-check schedule, gone articles, capture notes, per-site boilerplate, change views."""
+    db.executescript(
+        """
+        ALTER TABLE articles ADD COLUMN next_check_at TEXT;
+        ALTER TABLE articles ADD COLUMN gone_at TEXT;
+        CREATE INDEX articles_next_check ON articles(next_check_at) WHERE next_check_at IS NOT NULL;
+        ALTER TABLE captures ADD COLUMN note TEXT;
+        -- Which articles of a site show a paragraph: one that recurs across many articles is boilerplate.
+        CREATE TABLE site_paragraphs (
+            site TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            article_id INTEGER NOT NULL,
+            PRIMARY KEY (site, digest, article_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE site_paragraph_counts (
+            site TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            articles INTEGER NOT NULL,
+            PRIMARY KEY (site, digest)
+        ) WITHOUT ROWID;
+        -- A version's raw HTML extracted again by a newer extractor (extraction drift is no edit).
+        CREATE TABLE reextractions (
+            version_id INTEGER NOT NULL REFERENCES versions(id),
+            extractor TEXT NOT NULL,
+            headline TEXT,
+            body TEXT NOT NULL,
+            PRIMARY KEY (version_id, extractor)
+        );
+        CREATE VIEW headline_changes AS
+            SELECT a.url, v.article_id, v.version, v.captured_at,
+                   p.headline AS old_headline, v.headline AS new_headline
+            FROM versions v
+            JOIN versions p ON p.article_id = v.article_id AND p.version = v.version - 1
+            JOIN articles a ON a.id = v.article_id
+            WHERE p.headline IS NOT v.headline;
+        CREATE VIEW flip_flops AS
+            SELECT a.url, a.id AS article_id, count(*) AS reverts,
+                   max(c.captured_at) AS last_reverted_at,
+                   (SELECT count(*) FROM versions v WHERE v.article_id = a.id) AS versions
+            FROM captures c JOIN articles a ON a.id = c.article_id
+            WHERE c.outcome = 'reverted'
+            GROUP BY a.id;
+        """
+    )
+
+
 #: Schema migrations, applied in order by :meth:`Archive.open`; ``PRAGMA user_version`` counts them.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
+#: A paragraph seen in at least this many articles of one site is that site's boilerplate.
+BOILERPLATE_MIN_ARTICLES = 3
+#: A known article whose new body is shorter than this share of its current version is not compared.
+SHRINK_RATIO = 0.5
 
 
 class Archive:
@@ -160,6 +229,8 @@ class Archive:
     def __init__(self, db: sqlite_utils.Database, path: Path | None = None):
         self.db = db
         self.path = path
+        self.boilerplate_min_articles = BOILERPLATE_MIN_ARTICLES
+        self.shrink_ratio = SHRINK_RATIO
 
     @classmethod
     def open(cls, path: str | Path, *, readonly: bool = False) -> Archive:
@@ -259,6 +330,31 @@ class Archive:
             )
         return row
 
+    def last_fetch(self, url: str) -> dict[str, Any] | None:
+        """What a re-fetch of an archived article needs: its last successful capture, or None.
+
+        Returns ``{"article_id", "payload_digest", "etag", "last_modified"}`` from the newest
+        capture with status 200 whose content is the article's current version (so identical bytes
+        mean an unchanged article).
+        """
+        article = self.article(url)
+        if article is None or article["latest_version_id"] is None:
+            return None
+        return self._one(
+            """SELECT article_id, payload_digest, etag, last_modified FROM captures
+               WHERE article_id = ? AND version_id = ? AND status = 200 ORDER BY id DESC LIMIT 1""",
+            [article["id"], article["latest_version_id"]],
+        )
+
+    def due_articles(self, now: str, limit: int) -> list[dict[str, Any]]:
+        """Articles whose ``next_check_at`` has come (ISO 8601 UTC ``now``), most overdue first.
+
+        Gone articles have no ``next_check_at``. Returns at most ``limit`` ``articles`` rows.
+        """
+        return self._all(
+            "SELECT * FROM articles WHERE next_check_at IS NOT NULL AND next_check_at <= ? "
+            "ORDER BY next_check_at, id LIMIT ?", [now, limit])
+
     def versions(self, article_id: int) -> list[dict[str, Any]]:
         """All versions of an article, oldest first, as dicts (authors and tags decoded)."""
         rows = self._all("SELECT * FROM versions WHERE article_id = ? ORDER BY version", [article_id])
@@ -291,14 +387,25 @@ class Archive:
 
     # --- writes ------------------------------------------------------------------------------
 
-    def record(self, capture: Capture, crawl_id: int | None = None) -> Recorded:
+    def record(self, capture: Capture, crawl_id: int | None = None,
+               reextract: Reextract | None = None) -> Recorded:
         """Archive one capture in one transaction and decide its outcome.
 
         With an extraction: the article is found or created under
-        :func:`newscrawler.urls.article_key`; a content digest equal to the latest version's makes
-        a ``revisit``, anything else a new version (``new`` for the first, ``changed`` after) whose
-        raw body is stored compressed. Without one, the capture keeps ``capture.outcome`` and is
-        attached to the article its URL is known under, if any.
+        :func:`newscrawler.urls.article_key` and the content compared with its versions, with the
+        site's learned boilerplate paragraphs masked on both sides:
+
+        - same as the current version: ``revisit``; same as an older one: ``reverted`` (the
+          capture points to that version, which becomes current again);
+        - different only because the extractor changed: ``revisit``, with a note (the current
+          version's raw HTML is re-extracted with ``reextract`` to tell);
+        - a body shrunk below ``shrink_ratio`` of the current version's (a paywall teaser, a
+          soft 404, an error page): ``not_comparable``, no version;
+        - otherwise a new version (``new`` for the first, ``changed`` after), its raw body stored.
+
+        Without one, the capture keeps ``capture.outcome``, except for an archived article: a 404
+        or 410 marks it ``gone`` (versions kept), a 401/402/403/451 or a page with no article is
+        ``not_comparable``. Every capture of an archived article sets its ``next_check_at``.
 
         :raises ValueError: when ``capture.outcome`` is missing or unknown for a capture without
             extraction.
@@ -307,50 +414,84 @@ class Archive:
         with self.db.atomic():
             if capture.extracted is None:
                 return self._record_without_version(capture, crawl_id)
-            return self._record_extracted(capture, crawl_id)
+            return self._record_extracted(capture, crawl_id, reextract)
 
     def _record_without_version(self, capture: Capture, crawl_id: int | None) -> Recorded:
         if capture.outcome not in OUTCOMES:
-            raise ValueError(f"capture of {capture.requested_url} has no valid outcome: "
-                             f"{capture.outcome!r}")
+            raise ValueError(f"capture of {capture.requested_url} has no valid outcome: {capture.outcome!r}")
         article = self.article(capture.final_url or capture.requested_url)
-        article_id = article["id"] if article else None
-        version_id = article["latest_version_id"] if article and capture.outcome == "not_modified" \
-            else None
-        if article:
-            self.db.execute("UPDATE articles SET last_checked_at = ? WHERE id = ?",
-                            [capture.captured_at, article_id])
-        capture_id = self._insert_capture(capture, crawl_id, article_id, version_id,
-                                          capture.outcome)
-        return Recorded(capture.outcome, capture_id, article_id, version_id, None,
-                        article["url"] if article else None)
+        outcome, note, version_id, raw_digest = capture.outcome, capture.note, None, None
+        if article is not None:
+            if outcome == "failed" and capture.status in GONE_STATUSES:
+                outcome, note = "gone", f"HTTP {capture.status}: the article is gone; its versions are kept"
+            elif outcome == "failed" and capture.status in WALL_STATUSES:
+                outcome = "not_comparable"
+                note = f"HTTP {capture.status}: a paywall, consent wall or block, not the article"
+            elif outcome == "not_article":
+                outcome = "not_comparable"
+                note = (f"an archived article showed no article ({capture.error}): a paywall, consent "
+                        "wall, soft 404 or error page")
+            if outcome in ("not_modified", "revisit"):
+                version_id = article["latest_version_id"]
+            if outcome == "not_comparable":
+                raw_digest = self._store_payload(capture)  # kept for review
+            self._checked(article, capture.captured_at, gone=outcome == "gone")
+        capture_id = self._insert_capture(capture, crawl_id, article["id"] if article else None, version_id,
+                                          outcome, raw_digest, note)
+        return Recorded(outcome, capture_id, article["id"] if article else None, version_id, None,
+                        article["url"] if article else None, note)
 
-    def _record_extracted(self, capture: Capture, crawl_id: int | None) -> Recorded:
+    def _record_extracted(self, capture: Capture, crawl_id: int | None,
+                          reextract: Reextract | None) -> Recorded:
         ex = capture.extracted
         fetched = capture.final_url or capture.requested_url
         key = article_key(fetched, ex.get("canonical_url"))
+        site = registered_domain(key)
         now = capture.captured_at
         article = self._one("SELECT * FROM articles WHERE url = ?", [key])
         if article is None:
             cursor = self.db.execute(
                 """INSERT INTO articles (url, site, canonical_url, first_seen_at, last_checked_at)
                    VALUES (?, ?, ?, ?, ?)""",
-                [key, registered_domain(key), ex.get("canonical_url"), now, now],
+                [key, site, ex.get("canonical_url"), now, now],
             )
-            article = {"id": cursor.lastrowid, "url": key, "latest_version_id": None}
-        latest = self._one("SELECT * FROM versions WHERE id = ?", [article["latest_version_id"]]) \
-            if article["latest_version_id"] else None
-        digest = content_digest(ex["headline"], ex["body"])
-        if latest is not None and latest["content_digest"] == digest:
-            self.db.execute("UPDATE articles SET last_checked_at = ? WHERE id = ?",
-                            [now, article["id"]])
-            capture_id = self._insert_capture(capture, crawl_id, article["id"], latest["id"],
-                                              "revisit")
-            return Recorded("revisit", capture_id, article["id"], latest["id"], latest["version"],
-                            key)
+            article = {"id": cursor.lastrowid, "url": key, "latest_version_id": None, "last_changed_at": None}
+        self._learn_paragraphs(site, article["id"], ex["body"])
+        versions = self._all(
+            "SELECT id, version, headline, body, extractor, payload_digest, authors, date_published, "
+            "date_modified, language FROM versions WHERE article_id = ? ORDER BY version", [article["id"]])
+        latest = next((v for v in versions if v["id"] == article["latest_version_id"]), None)
+        if latest is None:
+            return self._new_version(capture, crawl_id, article, None, 1, "new", key)
 
-        outcome = "changed" if latest is not None else "new"
-        number = (latest["version"] + 1) if latest is not None else 1
+        masked = self._boilerplate(site, [ex["body"], *(v["body"] for v in versions)])
+        digest = comparable_digest(ex["headline"], ex["body"], masked)
+        if comparable_digest(latest["headline"], latest["body"], masked) == digest:
+            return self._revisit(capture, crawl_id, article, latest, "revisit", None, key)
+        if latest["extractor"] != ex["extractor"] and reextract is not None:
+            again = self._reextracted(latest, ex["extractor"], article["url"], reextract)
+            if again is not None and comparable_digest(again["headline"], again["body"], masked) == digest:
+                note = (f"extraction drift: version {latest['version']} ({latest['extractor']}) re-extracted "
+                        f"with {ex['extractor']} gives this text; not an edit")
+                return self._revisit(capture, crawl_id, article, latest, "revisit", note, key)
+        for older in versions:
+            if older is not latest and comparable_digest(older["headline"], older["body"], masked) == digest:
+                note = f"back to version {older['version']} from version {latest['version']}"
+                return self._revisit(capture, crawl_id, article, older, "reverted", note, key)
+        if len(ex["body"]) < self.shrink_ratio * len(latest["body"]):
+            note = (f"body shrank to {len(ex['body'])} of {len(latest['body'])} characters: a paywall "
+                    "teaser, soft 404 or error page? not compared")
+            raw_digest = self._store_payload(capture)
+            self._checked(article, now)
+            capture_id = self._insert_capture(capture, crawl_id, article["id"], None, "not_comparable",
+                                              raw_digest, note)
+            return Recorded("not_comparable", capture_id, article["id"], None, None, key, note)
+        number = max(v["version"] for v in versions) + 1
+        return self._new_version(capture, crawl_id, article, latest, number, "changed", key)
+
+    def _new_version(self, capture: Capture, crawl_id: int | None, article: dict[str, Any],
+                     latest: dict[str, Any] | None, number: int, outcome: str, key: str) -> Recorded:
+        ex, now = capture.extracted, capture.captured_at
         raw_digest = self._store_payload(capture)
         cursor = self.db.execute(
             """INSERT INTO versions (article_id, version, captured_at, headline, authors,
@@ -362,18 +503,88 @@ class Archive:
              ex.get("date_published"), ex.get("date_published_raw"), ex.get("date_modified"),
              ex.get("date_modified_raw"), ex.get("language"), ex.get("description"),
              ex.get("site_name"), ex.get("canonical_url"), json.dumps(ex.get("tags") or []),
-             ex.get("image_url"), ex["body"], digest, ex["extractor"], raw_digest,
-             json.dumps(changed_fields(latest, ex))],
+             ex.get("image_url"), ex["body"], content_digest(ex["headline"], ex["body"]), ex["extractor"],
+             raw_digest, json.dumps(changed_fields(latest, ex))],
         )
         version_id = cursor.lastrowid
         self.db.execute(
-            """UPDATE articles SET latest_version_id = ?, last_checked_at = ?, last_changed_at = ?,
+            """UPDATE articles SET latest_version_id = ?, last_changed_at = ?, gone_at = NULL,
                  canonical_url = coalesce(?, canonical_url) WHERE id = ?""",
-            [version_id, now, now, ex.get("canonical_url"), article["id"]],
+            [version_id, now, ex.get("canonical_url"), article["id"]],
         )
-        capture_id = self._insert_capture(capture, crawl_id, article["id"], version_id, outcome,
-                                          raw_digest)
-        return Recorded(outcome, capture_id, article["id"], version_id, number, key)
+        article = {**article, "latest_version_id": version_id, "last_changed_at": now}
+        self._checked(article, now)
+        capture_id = self._insert_capture(capture, crawl_id, article["id"], version_id, outcome, raw_digest,
+                                          capture.note)
+        return Recorded(outcome, capture_id, article["id"], version_id, number, key, capture.note)
+
+    def _revisit(self, capture: Capture, crawl_id: int | None, article: dict[str, Any],
+                 version: dict[str, Any], outcome: str, note: str | None, key: str) -> Recorded:
+        now = capture.captured_at
+        if outcome == "reverted":
+            self.db.execute("UPDATE articles SET latest_version_id = ?, last_changed_at = ? WHERE id = ?",
+                            [version["id"], now, article["id"]])
+            article = {**article, "latest_version_id": version["id"], "last_changed_at": now}
+        self.db.execute("UPDATE articles SET gone_at = NULL WHERE id = ? AND gone_at IS NOT NULL", [article["id"]])
+        self._checked(article, now)
+        note = note or capture.note
+        capture_id = self._insert_capture(capture, crawl_id, article["id"], version["id"], outcome, None, note)
+        return Recorded(outcome, capture_id, article["id"], version["id"], version["version"], key, note)
+
+    def _checked(self, article: dict[str, Any], now: str, gone: bool = False) -> None:
+        """Set last_checked_at and the next re-check (policy.next_check_at; never for a gone article)."""
+        due = None
+        changed_at = parse_date(article.get("last_changed_at") or now)
+        checked_at = parse_date(now)
+        if not gone and changed_at is not None and checked_at is not None:
+            changes = self.db.execute("SELECT count(*) FROM versions WHERE article_id = ?",
+                                      [article["id"]]).fetchone()[0] - 1
+            when = next_check_at(checked_at, changed_at, changes)
+            due = when.isoformat(timespec="seconds").replace("+00:00", "Z") if when else None
+        self.db.execute(
+            "UPDATE articles SET last_checked_at = ?, next_check_at = ?, gone_at = CASE WHEN ? THEN "
+            "coalesce(gone_at, ?) ELSE gone_at END WHERE id = ?",
+            [now, due, gone, now, article["id"]],
+        )
+
+    def _learn_paragraphs(self, site: str, article_id: int, body: str) -> None:
+        """Count, per site, in how many articles each paragraph appears."""
+        for digest in {paragraph_digest(p) for p in paragraphs(body)}:
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO site_paragraphs (site, digest, article_id) VALUES (?, ?, ?)",
+                [site, digest, article_id])
+            if cursor.rowcount == 1:
+                self.db.execute(
+                    """INSERT INTO site_paragraph_counts (site, digest, articles) VALUES (?, ?, 1)
+                       ON CONFLICT (site, digest) DO UPDATE SET articles = articles + 1""",
+                    [site, digest])
+
+    def _boilerplate(self, site: str, bodies: list[str]) -> frozenset[str]:
+        """Digests of the paragraphs of ``bodies`` that recur in enough articles of ``site``."""
+        digests = list({paragraph_digest(p) for body in bodies for p in paragraphs(body)})
+        found: set[str] = set()
+        for start in range(0, len(digests), 500):
+            chunk = digests[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in self.db.execute(
+                f"SELECT digest FROM site_paragraph_counts WHERE site = ? AND articles >= ? AND digest IN ({marks})",
+                [site, self.boilerplate_min_articles, *chunk]))
+        return frozenset(found)
+
+    def _reextracted(self, version: dict[str, Any], extractor: str, url: str,
+                     reextract: Reextract) -> dict[str, Any] | None:
+        """A version's raw HTML extracted with ``extractor`` (cached in ``reextractions``), or None."""
+        cached = self._one("SELECT headline, body FROM reextractions WHERE version_id = ? AND extractor = ?",
+                           [version["id"], extractor])
+        if cached is not None:
+            return cached
+        raw = self.payload(version["payload_digest"]) if version["payload_digest"] else None
+        result = reextract(raw, url) if raw else None
+        if result is None:
+            return None
+        self.db.execute("INSERT INTO reextractions (version_id, extractor, headline, body) VALUES (?, ?, ?, ?)",
+                        [version["id"], extractor, result["headline"], result["body"]])
+        return {"headline": result["headline"], "body": result["body"]}
 
     def _store_payload(self, capture: Capture) -> str | None:
         if not capture.body:
@@ -387,19 +598,19 @@ class Archive:
         return digest
 
     def _insert_capture(self, capture: Capture, crawl_id: int | None, article_id: int | None,
-                        version_id: int | None, outcome: str,
-                        raw_digest: str | None = None) -> int:
+                        version_id: int | None, outcome: str, raw_digest: str | None = None,
+                        note: str | None = None) -> int:
         if raw_digest is None and capture.body:
             raw_digest = payload_digest(capture.body)
         cursor = self.db.execute(
             """INSERT INTO captures (article_id, version_id, crawl_id, captured_at, requested_url,
                  final_url, status, outcome, error, payload_digest, content_type, content_length,
-                 etag, last_modified, discovered_via)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                 etag, last_modified, discovered_via, note)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [article_id, version_id, crawl_id, capture.captured_at, capture.requested_url,
              capture.final_url, capture.status, outcome, capture.error, raw_digest,
              capture.content_type, len(capture.body) if capture.body is not None else None,
-             capture.etag, capture.last_modified, capture.discovered_via],
+             capture.etag, capture.last_modified, capture.discovered_via, note],
         )
         return cursor.lastrowid
 

@@ -1,8 +1,10 @@
 """The fetch policy for sitemap and feed entries."""
 
+import datetime as dt
+
 import pytest
 
-from newscrawler.policy import should_fetch
+from newscrawler.policy import next_check_at, recheck_interval, should_fetch
 
 CAPTURED = "2026-11-29T10:00:00.500000Z"
 
@@ -25,3 +27,24 @@ def test_known_article(lastmod, expected):
 def test_never_captured_is_always_fetched():
     assert should_fetch(None, None) is True
     assert should_fetch(None, "2001-01-01") is True
+
+
+@pytest.mark.parametrize(("age", "changes", "expected"), [
+    (dt.timedelta(hours=1), 0, dt.timedelta(minutes=15)),
+    (dt.timedelta(hours=5), 0, dt.timedelta(hours=1)),
+    (dt.timedelta(hours=5), 1, dt.timedelta(minutes=30)),
+    (dt.timedelta(hours=5), 9, dt.timedelta(minutes=15)),
+    (dt.timedelta(days=3), 0, dt.timedelta(hours=3)),
+    (dt.timedelta(days=10), 0, dt.timedelta(days=3)),
+    (dt.timedelta(days=100), 0, dt.timedelta(days=30)),
+    (dt.timedelta(days=100), 1, dt.timedelta(days=15)),
+    (dt.timedelta(days=400), 0, None),
+])
+def test_recheck_tiers(age, changes, expected):
+    assert recheck_interval(age, changes) == expected
+
+
+def test_next_check_at():
+    now = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
+    assert next_check_at(now, now - dt.timedelta(hours=1), 0) == now + dt.timedelta(minutes=15)
+    assert next_check_at(now, now - dt.timedelta(days=500), 4) is None

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from newscrawler.store import Archive, Capture
+from newscrawler.store import MIGRATIONS, Archive, Capture
 
 
 def _extracted(headline="Harbour dredging delayed", body=None, canonical=None, **extra):
@@ -131,7 +131,7 @@ def test_open_is_idempotent_and_uses_wal(tmp_path):
     path = tmp_path / "news.db"
     Archive.open(path).close()
     with Archive.open(path) as archive:
-        assert archive.db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert archive.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert archive.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert "versions_fts" in archive.db.table_names()
 
@@ -156,3 +156,118 @@ def test_crawl_rows(archive):
 def test_readonly_open_of_missing_archive_raises(tmp_path):
     with pytest.raises(FileNotFoundError):
         Archive.open(tmp_path / "missing.db", readonly=True)
+
+
+BODY_A = ("The harbour board said on Wednesday that dredging will not start before autumn.\n\n"
+          "Fishing crews say the delay has cost them a season.\n\nThe board meets again next week.")
+BODY_B = BODY_A.replace("Wednesday", "Thursday")
+
+
+def _at(minute):
+    return f"2026-11-29T10:{minute:02d}:00Z"
+
+
+def test_flip_flop_is_recorded_as_reverts(archive):
+    outcomes = []
+    for minute, body in enumerate([BODY_A, BODY_B, BODY_A, BODY_B, BODY_B]):
+        recorded = archive.record(_capture(at=_at(minute), extracted=_extracted(body=body)))
+        outcomes.append((recorded.outcome, recorded.version))
+    assert outcomes == [("new", 1), ("changed", 2), ("reverted", 1), ("reverted", 2), ("revisit", 2)]
+    article = archive.article("https://www.example.com/news/harbour")
+    assert len(archive.versions(article["id"])) == 2
+    assert archive.db.execute("SELECT url, reverts, versions FROM flip_flops").fetchall() == [
+        ("https://www.example.com/news/harbour", 2, 2)]
+
+
+def test_headline_changes_view(archive):
+    archive.record(_capture(at=_at(0)))
+    archive.record(_capture(at=_at(1), extracted=_extracted(headline="Harbour dredging delayed again")))
+    assert archive.db.execute("SELECT version, old_headline, new_headline FROM headline_changes").fetchall() == [
+        (2, "Harbour dredging delayed", "Harbour dredging delayed again")]
+
+
+def test_extraction_drift_is_not_an_edit(archive):
+    archive.record(_capture(at=_at(0), body=b"<html>raw v1</html>",
+                            extracted=_extracted(body=BODY_A, extractor="trafilatura 1.0")))
+    calls = []
+
+    def reextract(raw, url):
+        calls.append(raw)
+        return {"headline": "Harbour dredging delayed", "body": BODY_A + "\n\nCaption text."}
+
+    drifted = _extracted(body=BODY_A + "\n\nCaption text.", extractor="trafilatura 2.3.1")
+    first = archive.record(_capture(at=_at(1), body=b"<html>raw v1 again</html>", extracted=drifted), reextract=reextract)
+    again = archive.record(_capture(at=_at(2), extracted=drifted), reextract=reextract)
+    assert (first.outcome, again.outcome) == ("revisit", "revisit")
+    assert "extraction drift" in first.note and "trafilatura 1.0" in first.note
+    assert calls == [b"<html>raw v1</html>"]  # re-extracted once, then cached
+    real_edit = _extracted(body=BODY_B + "\n\nCaption text.", extractor="trafilatura 2.3.1")
+    assert archive.record(_capture(at=_at(3), extracted=real_edit), reextract=reextract).outcome == "changed"
+
+
+def test_shrunken_body_is_not_comparable(archive):
+    archive.record(_capture(at=_at(0), extracted=_extracted(body=BODY_A)))
+    teaser = _extracted(body="The harbour board said on Wednesday that dredging will not start.")
+    recorded = archive.record(_capture(at=_at(1), body=b"<html>subscribe</html>", extracted=teaser))
+    assert (recorded.outcome, recorded.version_id) == ("not_comparable", None)
+    assert "shrank" in recorded.note
+    assert len(archive.versions(recorded.article_id)) == 1
+    assert archive.payload("sha256:" + __import__("hashlib").sha256(b"<html>subscribe</html>").hexdigest())
+
+
+@pytest.mark.parametrize(("status", "outcome"), [(404, "gone"), (410, "gone"), (403, "not_comparable"),
+                                                  (451, "not_comparable"), (500, "failed")])
+def test_status_of_a_known_article(archive, status, outcome):
+    first = archive.record(_capture(at=_at(0)))
+    recorded = archive.record(Capture(requested_url="https://www.example.com/news/harbour",
+                                      captured_at=_at(1), status=status, outcome="failed", error=f"HTTP {status}"))
+    assert recorded.outcome == outcome
+    article = archive.article("https://www.example.com/news/harbour")
+    assert (article["gone_at"] is not None) == (outcome == "gone")
+    assert (article["next_check_at"] is None) == (outcome == "gone")
+    assert len(archive.versions(first.article_id)) == 1
+    back = archive.record(_capture(at=_at(2)))
+    assert back.outcome == "revisit"
+    assert archive.article("https://www.example.com/news/harbour")["gone_at"] is None
+
+
+def test_known_article_without_article_is_not_comparable(archive):
+    archive.record(_capture(at=_at(0)))
+    recorded = archive.record(Capture(requested_url="https://www.example.com/news/harbour", captured_at=_at(1),
+                                      status=200, body=b"<html>consent</html>", outcome="not_article",
+                                      error="no article body found"))
+    assert recorded.outcome == "not_comparable" and "consent" in recorded.note
+
+
+def test_site_boilerplate_is_learned_and_masked(archive):
+    promo = "Sign up for the Morning Briefing and get the news in your inbox every day."
+    for n in range(3):  # the promo recurs across three articles of the site
+        archive.record(_capture(url=f"https://www.example.com/news/{n}", at=_at(n),
+                                extracted=_extracted(headline=f"Story {n}", body=BODY_A.replace("board", f"board {n}"))))
+        archive.record(_capture(url=f"https://www.example.com/news/{n}", at=_at(n + 10),
+                                extracted=_extracted(headline=f"Story {n}",
+                                                     body=BODY_A.replace("board", f"board {n}") + "\n\n" + promo)))
+    outcomes = [o for (o,) in archive.db.execute("SELECT outcome FROM captures ORDER BY id")]
+    # The first two articles cannot know yet that the promo is boilerplate; from the third on it is.
+    assert outcomes == ["new", "changed", "new", "changed", "new", "revisit"]
+    later = archive.record(_capture(url="https://www.example.com/news/0", at=_at(30),
+                                    extracted=_extracted(headline="Story 0", body=BODY_A.replace("board", "board 0"))))
+    assert (later.outcome, later.version) == ("revisit", 2)  # the promo is masked: no new version
+
+
+def test_schedule_after_each_capture(archive):
+    archive.record(_capture(at="2026-11-29T10:00:00Z"))
+    article = archive.article("https://www.example.com/news/harbour")
+    assert article["next_check_at"] == "2026-11-29T10:15:00Z"
+    assert archive.due_articles("2026-11-29T10:14:59Z", 10) == []
+    assert [a["url"] for a in archive.due_articles("2026-11-29T10:15:00Z", 10)] == [article["url"]]
+
+
+def test_last_fetch_gives_validators(archive):
+    archive.record(Capture(requested_url="https://www.example.com/a", final_url="https://www.example.com/a",
+                           captured_at=_at(0), status=200, body=b"<html>a</html>", etag='"abc"',
+                           last_modified="Sun, 29 Nov 2026 10:00:00 GMT", extracted=_extracted()))
+    fetch = archive.last_fetch("https://www.example.com/a")
+    assert (fetch["etag"], fetch["last_modified"]) == ('"abc"', "Sun, 29 Nov 2026 10:00:00 GMT")
+    assert fetch["payload_digest"] == "sha256:" + __import__("hashlib").sha256(b"<html>a</html>").hexdigest()
+    assert archive.last_fetch("https://www.example.com/unknown") is None
