@@ -45,24 +45,40 @@ def summary_line(stats: dict[str, Any]) -> str:
 
 
 @cli.command()
-@click.argument("urls", nargs=-1, required=True)
+@click.argument("urls", nargs=-1)
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(),
               help="SQLite archive to write (created when missing).")
+@click.option("--recheck", is_flag=True,
+              help="Also re-fetch archived articles that are due (conditional requests, most overdue first).")
+@click.option("--sites", "sites_file", type=click.Path(exists=True, dir_okay=False),
+              help="Watched-sites TOML file: per site its sitemaps, feeds, allow/deny, prune_xpath, recheck.")
 @click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="Scrapy or ARCHIVE_* setting, e.g. -s DOWNLOAD_DELAY=2 (repeatable).")
 @click.option("-v", "--verbose", count=True, help="Log INFO (-v) or DEBUG (-vv) to stderr.")
-def crawl(urls: tuple[str, ...], db_path: str, settings: tuple[str, ...], verbose: int) -> None:
+def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | None,
+          settings: tuple[str, ...], verbose: int) -> None:
     """Fetch articles from URLS into the archive.
 
     Each URL may be a sitemap (urlset, index, gzip, Google News), an RSS or Atom feed, a
     site's home page (its feeds and robots.txt sitemaps are followed) or an article page.
     Articles named directly are always fetched; sitemap and feed entries when new or when
-    their lastmod is newer than the last capture.
+    their lastmod is newer than the last capture. --recheck re-fetches archived articles whose
+    re-check is due; --sites reads a watched-sites file (for cron).
 
-    Example:
+    Examples:
 
         newscrawler crawl https://www.example.com/sitemap.xml --db archive/news.db
+
+        newscrawler crawl --sites sites.toml --recheck
     """
+    from newscrawler.sites import load_sites
+
+    if not (urls or recheck or sites_file):
+        raise click.UsageError("give URLs to crawl, --sites FILE, or --recheck")
+    try:
+        sites = load_sites(sites_file) if sites_file else []
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
@@ -78,7 +94,7 @@ def crawl(urls: tuple[str, ...], db_path: str, settings: tuple[str, ...], verbos
     try:
         process = CrawlerProcess(project)
         crawler = process.create_crawler(AutoSpider)
-        process.crawl(crawler, urls=list(urls))
+        process.crawl(crawler, urls=list(urls), sites=sites, recheck=recheck)
     except Exception as exc:  # bad settings or arguments surface here, before any fetch
         raise click.ClickException(f"cannot start the crawl: {exc}") from exc
     progress = _start_progress(crawler) if sys.stdout.isatty() else None
@@ -248,3 +264,69 @@ def render_html_page(url: str, old: dict[str, Any], new: dict[str, Any],
             parts.append(f"<p class='move' title='moved'>{esc(blk['new'])}</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+ARCHIVE_CONFIG = Path(__file__).resolve().parent.parent / "archive"
+"""The Datasette configuration directory of this checkout: metadata.yml, templates/, plugins/."""
+
+
+@cli.command()
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(),
+              help="SQLite archive to browse (opened read-only; a crawl may write meanwhile).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 127.0.0.1 allows this machine only.")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0 picks a free one).")
+@click.option("--config-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=ARCHIVE_CONFIG, show_default=True,
+              help="Datasette configuration directory: metadata.yml, settings.json, templates/, "
+                   "plugins/.")
+def serve(db_path: str, host: str, port: int, config_dir: Path) -> None:
+    """Browse and compare the archive in Datasette.
+
+    Runs Datasette with the configuration directory (metadata, settings, templates,
+    plugins): canned queries (recent changes, headline changes, most-edited articles,
+    history of a URL, full-text search, failing sites), a word-level diff of every
+    version, each article's timeline and an Atom feed of changes at
+    /news/-/changes.atom (the database is named after the file: news.db is "news").
+    The archive is opened read-only, never immutable, so browsing neither blocks nor
+    breaks a crawl writing to it.
+
+    Example:
+
+        newscrawler serve --db archive/news.db --port 8001
+    """
+    import tempfile
+
+    import yaml
+    from datasette.cli import cli as datasette_cli
+
+    db = Path(db_path)
+    if not db.is_file():
+        raise click.ClickException(f"no archive at {db_path}: run 'newscrawler crawl' first")
+    metadata_file = config_dir / "metadata.yml"
+    if not metadata_file.is_file():
+        raise click.ClickException(f"no Datasette configuration in {config_dir}: "
+                                   "it needs metadata.yml (pass --config-dir)")
+    with Archive.open(db, readonly=True) as archive:
+        if "versions" not in archive.db.table_names():
+            raise click.ClickException(f"{db_path} is not a newscrawler archive")
+    settings_file = config_dir / "settings.json"
+    settings = json.loads(settings_file.read_text()) if settings_file.is_file() else {}
+    with tempfile.TemporaryDirectory(prefix="newscrawler-serve-") as tmp:
+        if db.stem != "news":  # metadata.yml describes the database named "news"
+            metadata = yaml.safe_load(metadata_file.read_text(encoding="utf-8"))
+            metadata["databases"] = {db.stem: metadata["databases"]["news"]}
+            metadata_file = Path(tmp) / "metadata.json"
+            metadata_file.write_text(json.dumps(metadata), encoding="utf-8")
+        args = ["serve", str(db), "--metadata", str(metadata_file), "--host", host,
+                "--port", str(port)]
+        for option, folder in (("--template-dir", "templates"), ("--plugins-dir", "plugins")):
+            if (config_dir / folder).is_dir():
+                args += [option, str(config_dir / folder)]
+        if (config_dir / "static").is_dir():
+            args += ["--static", f"static:{config_dir / 'static'}"]
+        for name, value in settings.items():
+            value = json.dumps(value) if isinstance(value, bool) else str(value)
+            args += ["--setting", name, value]
+        datasette_cli.main(args=args, prog_name="datasette", standalone_mode=False)

@@ -32,11 +32,15 @@ class ArticleItem(scrapy.Item):
     discovered_via = scrapy.Field()
     """How the URL was found: "cli", "sitemap", "feed", "list", "home" (str)."""
     hints = scrapy.Field()
-    """Metadata from discovery, raw strings or None: {"title", "published", "modified"}."""
+    """Metadata from discovery, raw strings or None: {"title", "published", "modified"}; and a watched
+    site's "prune_xpath" (list of XPath expressions removed before extraction)."""
     outcome = scrapy.Field()
-    """Set when no extraction applies: "failed" or "not_article" (str); else decided on archiving."""
+    """Set when no extraction applies: "failed", "not_article", "not_modified" (a 304) or "revisit"
+    (same bytes as the last capture) (str); else decided on archiving."""
     error = scrapy.Field()
     """Why a capture failed or is not an article, in words (str), or None."""
+    note = scrapy.Field()
+    """How the outcome was decided, when not obvious (str), e.g. "304 to a conditional request"."""
     extracted = scrapy.Field()
     """Extraction result: dict of newscrawler.extraction.Extracted fields, or None."""
     recorded = scrapy.Field()

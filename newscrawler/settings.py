@@ -45,5 +45,16 @@ ITEM_PIPELINES = {
 ARCHIVE_DB = "archive/news.db"
 # Shortest body, in characters after normalisation, that counts as an article.
 ARCHIVE_MIN_BODY_CHARS = 250
+# A known article whose new body is shorter than this share of its current version is not compared
+# (a paywall teaser, soft 404 or error page): the capture is kept as not_comparable.
+ARCHIVE_SHRINK_RATIO = 0.5
+# A paragraph that recurs in this many articles of one site is that site's boilerplate (masked).
+ARCHIVE_BOILERPLATE_MIN_ARTICLES = 3
+# At most this many due articles are re-checked per run (--recheck), most overdue first.
+ARCHIVE_RECHECK_MAX = 1000
 # Time zone applied to dates that carry none (IANA name).
 ARCHIVE_DEFAULT_TZ = "UTC"
+# Extraction worker processes; None = one per CPU this process may use, 0 = in the crawl process.
+ARCHIVE_EXTRACT_WORKERS = None
+# Seconds one page's extraction may take in a worker before it is killed (capture failed); 0 = no limit.
+ARCHIVE_EXTRACT_TIMEOUT = 60

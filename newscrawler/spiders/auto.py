@@ -11,9 +11,13 @@ from newscrawler.spiders.base import ArchiveSpider, split_urls
 
 
 class AutoSpider(ArchiveSpider):
-    """Fetches each given URL and handles it as what the response shows it to be.
+    """Fetches each given URL and handles it as what the response shows it to be; also reads the
+    watched sites' sitemaps and feeds and re-checks due articles when asked.
 
-    ``scrapy crawl auto -a urls="URL URL ..."``. See :meth:`ArchiveSpider.parse_any`.
+    ``scrapy crawl auto -a urls="URL URL ..." [-a sites=sites.toml] [-a recheck=1]``.
+    See :meth:`ArchiveSpider.parse_any`.
+
+    :raises ValueError: when there is nothing to do (no URL, no sites file, no re-check).
     """
 
     name = "auto"
@@ -21,10 +25,14 @@ class AutoSpider(ArchiveSpider):
     def __init__(self, urls: str | list[str] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.urls = split_urls(urls)
-        if not self.urls:
-            raise ValueError("the auto spider needs urls: -a urls='URL [URL ...]'")
+        if not (self.urls or self.sites or self.recheck):
+            raise ValueError("the auto spider needs -a urls='URL [URL ...]', -a sites=FILE or -a recheck=1")
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        for request in self.recheck_requests() if self.recheck else ():
+            yield request
+        for request in self.site_requests():
+            yield request
         for url in self.urls:
             yield scrapy.Request(
                 url, callback=self.parse_any, errback=self.start_failed, dont_filter=True,

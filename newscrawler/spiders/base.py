@@ -14,18 +14,20 @@ from scrapy.spiders import SitemapSpider
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
+from newscrawler.changes import payload_digest
 from newscrawler.dates import utcnow_iso
 from newscrawler.items import ArticleItem
 from newscrawler.policy import should_fetch
 from newscrawler.sitemaps import Entry, parse_feed, parse_sitemap, sniff_xml
+from newscrawler.sites import SiteConfig, load_sites
 from newscrawler.store import Archive
-from newscrawler.urls import clean_url
+from newscrawler.urls import clean_url, registered_domain
 
 logger = logging.getLogger(__name__)
 
-# Statuses that reach the article callback (after retries) so that they become recorded captures;
-# 3xx are left to RedirectMiddleware.
-ARTICLE_STATUSES = list(range(400, 600))
+# Statuses that reach the article callback (after retries) so that they become recorded captures:
+# 304 answers a conditional request; other 3xx are left to RedirectMiddleware.
+ARTICLE_STATUSES = [304, *range(400, 600)]
 _FEED_ROOTS = {"rss", "feed", "RDF", "rdf"}
 _SITEMAP_ROOTS = {"urlset", "sitemapindex"}
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
@@ -49,15 +51,24 @@ class ArchiveSpider(scrapy.Spider):
     follow :func:`newscrawler.policy.should_fetch` against the archive in ``ARCHIVE_DB``; article
     URLs given directly are always fetched. Each article URL is requested once per crawl with
     ``dont_filter`` (our own per-crawl set), so Scrapy's duplicate filter, even a persistent one,
-    never blocks a deliberate re-fetch.
+    never blocks a deliberate re-fetch. Re-fetches of archived articles are conditional
+    (If-None-Match / If-Modified-Since from the last capture): a 304, or a body identical to the
+    last capture's, is archived without extraction.
+
+    Arguments: ``sites`` (path of a watched-sites TOML file, see :mod:`newscrawler.sites`) and
+    ``recheck`` ("1"/"true": also re-fetch archived articles that are due, at most
+    ``ARCHIVE_RECHECK_MAX`` per run, most overdue first).
     """
 
     custom_settings: dict[str, Any] = {}
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, sites: str | list[SiteConfig] | None = None,
+                 recheck: str | bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._scheduled: set[str] = set()
-        self._archive: Archive | None = None
+        self._archive_handle: Archive | None = None
+        self.sites: list[SiteConfig] = load_sites(sites) if isinstance(sites, (str, Path)) else list(sites or [])
+        self.recheck = recheck in (True, "1", "true", "yes", "on")
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -65,24 +76,61 @@ class ArchiveSpider(scrapy.Spider):
         spider._max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         spider._warn_size = crawler.settings.getint("DOWNLOAD_WARNSIZE")
         spider._default_tz = crawler.settings.get("ARCHIVE_DEFAULT_TZ", "UTC")
-        db_path = crawler.settings.get("ARCHIVE_DB")
-        if db_path and Path(db_path).exists():
-            spider._archive = Archive.open(db_path, readonly=True)
+        spider._db_path = crawler.settings.get("ARCHIVE_DB")
+        spider._recheck_max = crawler.settings.getint("ARCHIVE_RECHECK_MAX", 1000)
         crawler.signals.connect(spider._close_archive, signal=scrapy.signals.spider_closed)
         return spider
 
+    @property
+    def _archive(self) -> Archive | None:
+        """The archive, read-only, once it exists (the storage pipeline creates it)."""
+        if self._archive_handle is None and self._db_path and Path(self._db_path).exists():
+            self._archive_handle = Archive.open(self._db_path, readonly=True)
+        return self._archive_handle
+
     def _close_archive(self) -> None:
-        if self._archive is not None:
-            self._archive.close()
-            self._archive = None
+        if self._archive_handle is not None:
+            self._archive_handle.close()
+            self._archive_handle = None
+
+    def site_requests(self) -> Iterator[scrapy.Request]:
+        """Discovery requests for every sitemap and syndication feed of the watched sites."""
+        for site in self.sites:
+            for url in site.sitemaps:
+                callback = self.parse_robots if url.endswith("/robots.txt") else self.parse_sitemap
+                yield self.discovery_request(url, callback, "sitemap", site)
+            for url in site.feeds:
+                yield self.discovery_request(url, self.parse_feed, "feed", site)
+
+    def recheck_requests(self) -> Iterator[scrapy.Request]:
+        """Requests for archived articles whose re-check is due, most overdue first (capped)."""
+        if self._archive is None:
+            return
+        skipped_sites = {d for site in self.sites if not site.recheck for d in site.domains}
+        due = self._archive.due_articles(utcnow_iso(), self._recheck_max)
+        self.crawler.stats.set_value("archive/recheck/due", len(due))
+        for article in due:
+            if article["site"] in skipped_sites:
+                continue
+            request = self.article_request(article["url"], "recheck", site=self._site_of(article["url"]),
+                                           force=True, conditional=True)
+            if request is not None:
+                yield request
+
+    def _site_of(self, url: str) -> SiteConfig | None:
+        domain = registered_domain(url)
+        return next((site for site in self.sites if domain in site.domains), None)
 
     # --- requests ----------------------------------------------------------------------------
 
-    def article_request(self, url: str, via: str, entry: Entry | None = None,
-                        force: bool = False) -> scrapy.Request | None:
-        """A request for an article page, or None when the policy or this crawl already covers it.
+    def article_request(self, url: str, via: str, entry: Entry | None = None, force: bool = False,
+                        site: SiteConfig | None = None, conditional: bool | None = None) -> scrapy.Request | None:
+        """A request for an article page, or None when the policy, the site's patterns or this crawl
+        already cover it.
 
-        ``force`` (article URLs named by the user) skips the policy but not the per-crawl dedupe.
+        ``force`` (article URLs named by the user, re-checks) skips the fetch policy but not the
+        per-crawl dedupe. ``conditional`` (default: when not forced) sends the last capture's
+        validators. ``site`` applies a watched site's allow/deny patterns and prune XPaths.
         """
         try:
             key = clean_url(url)
@@ -92,24 +140,37 @@ class ArchiveSpider(scrapy.Spider):
             return None
         if key in self._scheduled:
             return None
-        if not force and self._archive is not None:
-            last = self._archive.last_capture_at(url)
+        if site is not None and not site.allows(url):
+            self.crawler.stats.inc_value("archive/discovery/not_allowed")
+            return None
+        archive = self._archive
+        if not force and archive is not None:
+            last = archive.last_capture_at(url)
             if not should_fetch(last, entry.lastmod if entry else None, self._default_tz):
                 self.crawler.stats.inc_value("archive/discovery/unchanged")
                 return None
         self._scheduled.add(key)
         self.crawler.stats.inc_value("archive/scheduled")
-        hints = {"title": entry.title, "published": entry.published, "modified": entry.lastmod} \
+        hints: dict[str, Any] = {"title": entry.title, "published": entry.published, "modified": entry.lastmod} \
             if entry else {}
+        if site is not None and site.prune_xpath:
+            hints["prune_xpath"] = site.prune_xpath
+        headers = {}
+        if (conditional if conditional is not None else not force) and archive is not None:
+            last_fetch = archive.last_fetch(url)
+            if last_fetch and last_fetch["etag"]:
+                headers["If-None-Match"] = last_fetch["etag"]
+            if last_fetch and last_fetch["last_modified"]:
+                headers["If-Modified-Since"] = last_fetch["last_modified"]
         return scrapy.Request(
-            url, callback=self.parse_article, errback=self.article_failed, dont_filter=True,
+            url, callback=self.parse_article, errback=self.article_failed, dont_filter=True, headers=headers,
             meta={"handle_httpstatus_list": ARTICLE_STATUSES, "via": via, "hints": hints},
         )
 
-    def discovery_request(self, url: str, callback: Any, via: str) -> scrapy.Request:
-        """A request for a sitemap, syndication feed, robots.txt or home page."""
+    def discovery_request(self, url: str, callback: Any, via: str, site: SiteConfig | None = None) -> scrapy.Request:
+        """A request for a sitemap, syndication feed, robots.txt or home page (of a watched ``site``)."""
         return scrapy.Request(url, callback=callback, errback=self.discovery_failed,
-                              dont_filter=True, meta={"via": via})
+                              dont_filter=True, meta={"via": via, "site": site})
 
     # --- callbacks ---------------------------------------------------------------------------
 
@@ -138,7 +199,7 @@ class ArchiveSpider(scrapy.Spider):
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
         """The sitemaps named by ``Sitemap:`` lines of a robots.txt."""
         for url in sitemap_urls_from_robots(response.body, base_url=response.url):
-            yield self.discovery_request(url, self.parse_sitemap, "robots")
+            yield self.discovery_request(url, self.parse_sitemap, "robots", response.meta.get("site"))
 
     def parse_home(self, response: TextResponse) -> Iterator[scrapy.Request]:
         """A site's home page: its syndication feeds (``<link rel=alternate>``) and sitemaps."""
@@ -167,9 +228,10 @@ class ArchiveSpider(scrapy.Spider):
         for entry in entries:
             if kind == "sitemapindex":
                 yield self.discovery_request(response.urljoin(entry.url), self.parse_sitemap,
-                                             "sitemap")
+                                             "sitemap", response.meta.get("site"))
             else:
-                request = self.article_request(response.urljoin(entry.url), "sitemap", entry)
+                request = self.article_request(response.urljoin(entry.url), "sitemap", entry,
+                                               site=response.meta.get("site"))
                 if request is not None:
                     yield request
 
@@ -183,14 +245,19 @@ class ArchiveSpider(scrapy.Spider):
             return
         self.crawler.stats.inc_value("archive/discovery/feed")
         for entry in entries:
-            request = self.article_request(response.urljoin(entry.url), "feed", entry)
+            request = self.article_request(response.urljoin(entry.url), "feed", entry,
+                                           site=response.meta.get("site"))
             if request is not None:
                 yield request
 
     def parse_article(self, response: Response) -> ArticleItem:
-        """The capture of an article page, any status, ready for the item pipelines."""
+        """The capture of an article page, any status, ready for the item pipelines.
+
+        A 304 is a ``not_modified`` capture; a 200 whose bytes equal the last capture of the
+        article's current version is a ``revisit``: neither is extracted.
+        """
         headers = response.headers
-        return ArticleItem(
+        item = ArticleItem(
             requested_url=response.request.meta.get("redirect_urls", [response.request.url])[0]
             if response.request else response.url,
             final_url=response.url,
@@ -204,6 +271,15 @@ class ArchiveSpider(scrapy.Spider):
             discovered_via=response.meta.get("via", "cli"),
             hints=response.meta.get("hints") or {},
         )
+        if response.status == 304:
+            item["outcome"], item["note"] = "not_modified", "304 to a conditional request: not extracted"
+            self.crawler.stats.inc_value("archive/shortcut/not_modified")
+        elif response.status == 200 and self._archive is not None:
+            last_fetch = self._archive.last_fetch(item["requested_url"])
+            if last_fetch and last_fetch["payload_digest"] == payload_digest(response.body):
+                item["outcome"], item["note"] = "revisit", "same bytes as the last capture: not extracted"
+                self.crawler.stats.inc_value("archive/shortcut/same_bytes")
+        return item
 
     def article_failed(self, failure: Failure) -> ArticleItem:
         """A ``failed`` capture for a request that got no usable response (after retries)."""
