@@ -220,6 +220,13 @@ BOILERPLATE_MIN_ARTICLES = 3
 SHRINK_RATIO = 0.5
 
 
+def _masked_share(body: str, masked: frozenset[str]) -> float:
+    """Share of a body's characters in paragraphs whose digest is in ``masked``."""
+    parts = paragraphs(body)
+    total = sum(len(p) for p in parts) or 1
+    return sum(len(p) for p in parts if paragraph_digest(p) in masked) / total
+
+
 class Archive:
     """A newscrawler archive in one SQLite file (see README "Schema" for the tables).
 
@@ -298,7 +305,10 @@ class Archive:
     # --- reads for spiders -------------------------------------------------------------------
 
     def last_capture_at(self, url: str) -> str | None:
-        """When ``url`` (as article key, requested or final URL) was last captured, or None."""
+        """When ``url`` (as article key, requested or final URL) was last captured, or None.
+
+        A ``failed`` capture does not count: a URL whose fetches all failed is fetched again.
+        """
         try:
             key = clean_url(url)
         except ValueError:
@@ -307,8 +317,10 @@ class Archive:
             """
             SELECT max(at) FROM (
               SELECT last_checked_at AS at FROM articles WHERE url = :key
-              UNION ALL SELECT max(captured_at) FROM captures WHERE requested_url = :url
-              UNION ALL SELECT max(captured_at) FROM captures WHERE final_url = :url
+              UNION ALL SELECT max(captured_at) FROM captures
+                WHERE requested_url = :url AND outcome != 'failed'
+              UNION ALL SELECT max(captured_at) FROM captures
+                WHERE final_url = :url AND outcome != 'failed'
             )
             """,
             {"key": key, "url": url},
@@ -465,6 +477,8 @@ class Archive:
             return self._new_version(capture, crawl_id, article, None, 1, "new", key)
 
         masked = self._boilerplate(site, [ex["body"], *(v["body"] for v in versions)])
+        if masked and max(_masked_share(ex["body"], masked), _masked_share(latest["body"], masked)) > 0.5:
+            masked = frozenset()  # most of the story recurs elsewhere: a copy of another article, not boilerplate
         digest = comparable_digest(ex["headline"], ex["body"], masked)
         if comparable_digest(latest["headline"], latest["body"], masked) == digest:
             return self._revisit(capture, crawl_id, article, latest, "revisit", None, key)

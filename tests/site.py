@@ -135,12 +135,15 @@ class LoopbackSite:
             assert site.hits["/news/a.html"] == 1
     """
 
-    def __init__(self, root: Path, *, name: str = "Loopback News", language: str = "en") -> None:
+    def __init__(self, root: Path, *, name: str = "Loopback News", language: str = "en",
+                 host: str = "127.0.0.1") -> None:
         """Create the site over ``root`` (made if missing); nothing is served until :meth:`start`.
 
         :param name: publication name, used as the news sitemap ``<news:name>`` and the feed titles.
         :param language: ISO 639-1 code for ``<news:language>`` and the feeds.
+        :param host: loopback address to serve on (any of 127.0.0.0/8: one "site" per address).
         """
+        self.host = host
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -306,7 +309,7 @@ class LoopbackSite:
     # -- server ------------------------------------------------------------------------------------
 
     def start(self) -> LoopbackSite:
-        """Serve on 127.0.0.1, a free port, in a daemon thread; set :attr:`base_url`; return self.
+        """Serve on :attr:`host` (127.0.0.1 by default), a free port, in a daemon thread; set :attr:`base_url`; return self.
 
         The server speaks HTTP/1.0 (one request per connection), so a route may leave out
         ``Content-Length``.
@@ -316,7 +319,7 @@ class LoopbackSite:
         if self._server is not None:
             raise RuntimeError(f"LoopbackSite is already serving at {self.base_url}")
         handler = type("BoundLoopbackRequestHandler", (LoopbackRequestHandler,), {"site": self})
-        server = _QuietThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server = _QuietThreadingHTTPServer((self.host, 0), handler)
         server.site = self
         self._server = server
         self._thread = threading.Thread(

@@ -239,20 +239,38 @@ def test_known_article_without_article_is_not_comparable(archive):
     assert recorded.outcome == "not_comparable" and "consent" in recorded.note
 
 
+def _story(n):
+    return (f"Story {n} begins with its own news about harbour number {n} and what the board decided.\n\n"
+            f"A second paragraph of story {n} quotes a skipper from berth {n * 7}.\n\n"
+            f"The last paragraph of story {n} says the board meets again in week {n + 40}.")
+
+
 def test_site_boilerplate_is_learned_and_masked(archive):
     promo = "Sign up for the Morning Briefing and get the news in your inbox every day."
     for n in range(3):  # the promo recurs across three articles of the site
-        archive.record(_capture(url=f"https://www.example.com/news/{n}", at=_at(n),
-                                extracted=_extracted(headline=f"Story {n}", body=BODY_A.replace("board", f"board {n}"))))
-        archive.record(_capture(url=f"https://www.example.com/news/{n}", at=_at(n + 10),
-                                extracted=_extracted(headline=f"Story {n}",
-                                                     body=BODY_A.replace("board", f"board {n}") + "\n\n" + promo)))
+        url = f"https://www.example.com/news/{n}"
+        archive.record(_capture(url=url, at=_at(n), extracted=_extracted(headline=f"Story {n}", body=_story(n))))
+        archive.record(_capture(url=url, at=_at(n + 10),
+                                extracted=_extracted(headline=f"Story {n}", body=_story(n) + "\n\n" + promo)))
     outcomes = [o for (o,) in archive.db.execute("SELECT outcome FROM captures ORDER BY id")]
     # The first two articles cannot know yet that the promo is boilerplate; from the third on it is.
     assert outcomes == ["new", "changed", "new", "changed", "new", "revisit"]
     later = archive.record(_capture(url="https://www.example.com/news/0", at=_at(30),
-                                    extracted=_extracted(headline="Story 0", body=BODY_A.replace("board", "board 0"))))
+                                    extracted=_extracted(headline="Story 0", body=_story(0))))
     assert (later.outcome, later.version) == ("revisit", 2)  # the promo is masked: no new version
+    edited = archive.record(_capture(url="https://www.example.com/news/2", at=_at(31), extracted=_extracted(
+        headline="Story 2", body=_story(2).replace("week 42", "week 43") + "\n\n" + promo)))
+    assert edited.outcome == "changed"  # a real edit still shows through the mask
+
+
+def test_copies_of_one_story_are_not_boilerplate(archive):
+    """The same wire story at several URLs of a site: its paragraphs recur, but they are the story."""
+    for n in range(4):
+        archive.record(_capture(url=f"https://www.example.com/wire/{n}", at=_at(n),
+                                extracted=_extracted(headline="Wire story", body=BODY_A)))
+    edited = archive.record(_capture(url="https://www.example.com/wire/0", at=_at(10),
+                                     extracted=_extracted(headline="Wire story", body=BODY_B)))
+    assert edited.outcome == "changed"
 
 
 def test_schedule_after_each_capture(archive):
