@@ -95,8 +95,9 @@ def extract_article(
     ``url`` the URL it was fetched from. ``hints`` may carry what discovery knew:
     ``title``, ``published`` and ``modified`` raw strings from a sitemap or syndication feed, used
     only when the page itself gives none, and ``prune_xpath``, a list of XPath expressions whose
-    elements are removed before extraction (a watched site's setting). Returns ``None`` when the page has no extractable body
-    (empty, not HTML, nothing but navigation); never raises on bad markup.
+    elements are removed before extraction (a watched site's setting). Returns ``None`` when the
+    page has no extractable body (empty, not HTML, nothing but navigation); never raises on bad
+    markup.
     """
     hints = hints or {}
     try:
@@ -109,8 +110,8 @@ def extract_article(
     own = _page_metadata(tree, url)
     try:
         # trafilatura parses the string itself: its parser settings give better bodies than a tree.
-        doc = trafilatura.bare_extraction(html, url=url, prune_xpath=hints.get("prune_xpath") or None,
-                                          **TRAFILATURA_OPTIONS)
+        doc = trafilatura.bare_extraction(
+            html, url=url, prune_xpath=hints.get("prune_xpath") or None, **TRAFILATURA_OPTIONS)
     except Exception as exc:  # trafilatura raises assorted errors on pathological trees
         logger.warning("trafilatura failed on %s: %r", url, exc)
         return None

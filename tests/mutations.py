@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 import re
-from html import escape
 from collections.abc import Callable
 
 import lxml.html
@@ -54,7 +53,8 @@ def _insert(html: str, body: str, position: int, markup: str) -> str | None:
     return _html(tree)
 
 
-def _pair(make: Callable[[random.Random], str], html: str, body: str, seed: int, position: int) -> tuple[str, str] | None:
+def _pair(make: Callable[[random.Random], str], html: str, body: str, seed: int,
+          position: int) -> tuple[str, str] | None:
     first = _insert(html, body, position, make(random.Random(seed)))
     second = _insert(html, body, position, make(random.Random(seed + 1_000_003)))
     return None if first is None or second is None else (first, second)
@@ -125,7 +125,7 @@ def most_read(html, body, seed):
 def tokens(html, body, seed):
     """CSRF token, script nonce, build id and cache-busting query strings that change on every load."""
     def vary(page, rng):
-        token = "%032x" % rng.getrandbits(128)
+        token = f"{rng.getrandbits(128):032x}"
         extra = (f'<input type="hidden" name="csrf_token" value="{token}">'
                  f'<script nonce="{token[:16]}">window.__BUILD_ID__="{token[16:]}";</script>'
                  f'<link rel="stylesheet" href="/static/site.css?v={rng.randint(1, 10**9)}">')

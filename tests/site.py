@@ -309,7 +309,8 @@ class LoopbackSite:
     # -- server ------------------------------------------------------------------------------------
 
     def start(self) -> LoopbackSite:
-        """Serve on :attr:`host` (127.0.0.1 by default), a free port, in a daemon thread; set :attr:`base_url`; return self.
+        """Serve on :attr:`host` (127.0.0.1 by default), a free port, in a daemon thread; set
+        :attr:`base_url`; return self.
 
         The server speaks HTTP/1.0 (one request per connection), so a route may leave out
         ``Content-Length``.

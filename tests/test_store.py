@@ -196,7 +196,8 @@ def test_extraction_drift_is_not_an_edit(archive):
         return {"headline": "Harbour dredging delayed", "body": BODY_A + "\n\nCaption text."}
 
     drifted = _extracted(body=BODY_A + "\n\nCaption text.", extractor="trafilatura 2.3.1")
-    first = archive.record(_capture(at=_at(1), body=b"<html>raw v1 again</html>", extracted=drifted), reextract=reextract)
+    first = archive.record(_capture(at=_at(1), body=b"<html>raw v1 again</html>", extracted=drifted),
+                           reextract=reextract)
     again = archive.record(_capture(at=_at(2), extracted=drifted), reextract=reextract)
     assert (first.outcome, again.outcome) == ("revisit", "revisit")
     assert "extraction drift" in first.note and "trafilatura 1.0" in first.note
