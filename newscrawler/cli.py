@@ -91,6 +91,7 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
     project.set("LOG_LEVEL", {0: "WARNING", 1: "INFO"}.get(verbose, "DEBUG"), priority="cmdline")
     for name, value in _parse_settings(settings).items():
         project.set(name, value, priority="cmdline")
+    _hold_crawl_lock(db_path, project.getfloat("ARCHIVE_LOCK_WAIT"))
     try:
         process = CrawlerProcess(project)
         crawler = process.create_crawler(AutoSpider)
@@ -106,6 +107,26 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
     failure = crawl_failure(stats, len(urls))
     if failure:
         raise click.ClickException(failure)
+
+
+def _hold_crawl_lock(db_path: str, wait: float) -> None:
+    """Take the archive's crawl lock (``<db>.lock``) for the rest of this command.
+
+    Waits up to ``wait`` seconds (``ARCHIVE_LOCK_WAIT``) for another crawl of the same archive,
+    saying so on stderr; released when the command ends, or by the kernel if the process dies.
+    """
+    from newscrawler.lock import ArchiveLocked, CrawlLock
+
+    def waiting(holder: dict[str, Any]) -> None:
+        click.echo(f"{db_path} is being crawled by pid {holder.get('pid', '?')}: waiting up to "
+                   f"{wait:g} s for it to finish", err=True)
+
+    lock = CrawlLock(db_path)
+    try:
+        lock.acquire(wait, command=shlex.join(["newscrawler", *sys.argv[1:]]), on_wait=waiting)
+    except ArchiveLocked as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.get_current_context().call_on_close(lock.release)
 
 
 def crawl_failure(stats: dict[str, Any], start_urls: int) -> str | None:
@@ -130,6 +151,8 @@ def crawl_failure(stats: dict[str, Any], start_urls: int) -> str | None:
 
 
 def _start_progress(crawler: Any) -> Any:
+    """Rewrite one progress line (the summary counts) every second until the spider closes."""
+    from scrapy import signals
     from twisted.internet import task
 
     def show() -> None:
@@ -137,11 +160,12 @@ def _start_progress(crawler: Any) -> Any:
             click.echo("\r" + summary_line(crawler.stats.get_stats()), nl=False)
 
     loop = task.LoopingCall(show)
-    crawler.signals.connect(lambda: loop.running and loop.stop(),
-                            signal="spider_closed_progress")
-    from scrapy import signals
 
-    crawler.signals.connect(lambda: loop.running and loop.stop(), signal=signals.spider_closed)
+    def stop() -> None:
+        if loop.running:
+            loop.stop()
+
+    crawler.signals.connect(stop, signal=signals.spider_closed, weak=False)
     loop.start(1.0, now=False)
     return loop
 
@@ -214,7 +238,7 @@ def diff(url: str, db_path: str, from_version: int | None, to_version: int | Non
     latest = max(versions)
     to_version = to_version or latest
     from_version = from_version or max(to_version - 1, 1)
-    for number in (from_version, to_version):
+    for number in (to_version, from_version):
         if number not in versions:
             raise click.ClickException(
                 f"{article['url']} has no version {number} (versions 1 to {latest})")

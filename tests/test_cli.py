@@ -1,0 +1,115 @@
+"""The newscrawler command: help, errors, history and diff output, the progress line on a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from newscrawler.cli import cli
+from tests.crawling import REPO, run, run_crawl
+from tests.site import load_fixture_pages, slow_route
+
+CASE = next(c for c in load_fixture_pages() if c["name"] == "www.coastlinetimes.example.harbour-dredging-delayed")
+
+
+def test_every_command_has_help():
+    runner = CliRunner()
+    for name, command in cli.commands.items():
+        result = runner.invoke(cli, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert command.help and "Example" in result.output, name
+
+
+def test_crawl_needs_something_to_do():
+    result = CliRunner().invoke(cli, ["crawl"])
+    assert result.exit_code == 2
+    assert "give URLs to crawl, --sites FILE, or --recheck" in result.output
+
+
+def test_bad_setting_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(cli, ["crawl", "http://127.0.0.1:9/", "--db", str(tmp_path / "n.db"), "-s", "NOVALUE"])
+    assert result.exit_code == 1
+    assert "Error: -s takes NAME=VALUE, got 'NOVALUE'" in result.output
+
+
+@pytest.fixture
+def edited_archive(loopback_site, tmp_path):
+    """An archive with two versions of one article, the second with a changed number and headline."""
+    loopback_site.add_page("/news/harbour.html", CASE["html"])
+    url = loopback_site.url("/news/harbour.html")
+    db = tmp_path / "news.db"
+    run_crawl(db, url)
+    edited = CASE["html"].replace("300,000 euros", "350,000 euros").replace(
+        "Harbour dredging delayed again", "Harbour dredging delayed a third time")
+    loopback_site.add_page("/news/harbour.html", edited.replace("cost them a season", "cost them &lt;script&gt;x&lt;/script&gt;"))
+    run_crawl(db, url)
+    return url, db
+
+
+def test_history_and_diff(edited_archive):
+    url, db = edited_archive
+    history = run([sys.executable, "-m", "newscrawler", "history", url, "--db", str(db)]).stdout
+    assert "2 versions, 2 captures" in history
+    assert "v2" in history and "[headline, body]" in history
+    data = json.loads(run([sys.executable, "-m", "newscrawler", "history", url, "--db", str(db), "--json"]).stdout)
+    assert [v["version"] for v in data["versions"]] == [1, 2]
+    assert [c["outcome"] for c in data["captures"]] == ["new", "changed"]
+
+    text = run([sys.executable, "-m", "newscrawler", "diff", url, "--db", str(db)]).stdout
+    assert text.splitlines()[1] == "changed: headline, body"
+    assert "headline: Harbour dredging delayed [-again-] {+a third time+}" in text
+    assert "[-300,000-] {+350,000+}" in text
+
+    as_json = json.loads(run([sys.executable, "-m", "newscrawler", "diff", url, "--db", str(db),
+                              "--format", "json"]).stdout)
+    assert (as_json["from"], as_json["to"], as_json["changed"]) == (1, 2, ["headline", "body"])
+
+    page = run([sys.executable, "-m", "newscrawler", "diff", url, "--db", str(db), "--format", "html"]).stdout
+    assert "<del>300,000 </del><ins>350,000 </ins>" in page
+    assert "<script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+
+
+def test_diff_errors(edited_archive, tmp_path):
+    url, db = edited_archive
+    missing = run([sys.executable, "-m", "newscrawler", "diff", url + "x", "--db", str(db)], check=False)
+    assert missing.returncode == 1 and f"Error: {url}x is not in the archive" in missing.stderr
+    bad = run([sys.executable, "-m", "newscrawler", "diff", url, "--db", str(db), "--to", "7"], check=False)
+    assert bad.returncode == 1 and "has no version 7 (versions 1 to 2)" in bad.stderr
+    nodb = run([sys.executable, "-m", "newscrawler", "history", url, "--db", str(tmp_path / "none.db")],
+               check=False)
+    assert nodb.returncode == 1 and "no archive at" in nodb.stderr
+
+
+def test_progress_line_on_a_terminal_and_quiet_without(loopback_site, tmp_path):
+    loopback_site.add_page("/news/harbour.html", CASE["html"])
+    loopback_site.add_route("/news/harbour.html", slow_route(2.5))
+    url = loopback_site.url("/news/harbour.html")
+    args = [sys.executable, "-m", "newscrawler", "crawl", url, "--db", str(tmp_path / "news.db"),
+            "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(args, stdout=follower, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    proc.wait(timeout=120)
+    os.close(leader)
+    text = output.decode()
+    assert "\rfetched 0, new 0" in text  # the live line while the slow page is fetched
+    assert text.rstrip().endswith("fetched 1, new 1, changed 0, revisits 0, not modified 0, not articles 0, failed 0")
+
+    quiet = run_crawl(tmp_path / "other.db", url)  # stdout is a pipe: only the summary line
+    assert quiet.stdout == "fetched 1, new 1, changed 0, revisits 0, not modified 0, not articles 0, failed 0\n"
