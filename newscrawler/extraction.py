@@ -30,10 +30,14 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
     "favor_recall": False,
     "include_links": True,  # kept in the body tree only, to measure link density per paragraph
 }
+#: Sign-up and promo boxes: a short element (under 400 characters of text) around an e-mail form.
+#: Pruned before extraction, with a watched site's own prune_xpath expressions.
+SIGNUP_BOX_XPATH = ('//*[not(self::html or self::body)][.//form//input[@type="email" or contains(@name, "mail")]]'
+                    '[string-length(normalize-space(.)) < 400]')
 #: A paragraph whose text is at least this share of link text is a link list or a "READ MORE:" line.
 LINK_DENSITY_MAX = 0.5
-# trafilatura's body blocks whose children are paragraphs of their own.
-_BLOCK_CHILDREN = {"list": "item", "table": "row"}
+# trafilatura's block elements (its XML output format); anything else in a body is inline markup.
+_BLOCK_TAGS = {"p", "head", "list", "item", "quote", "table", "row", "code", "div", "section", "article"}
 
 # schema.org types whose datePublished/dateModified/author describe the article itself.
 _ARTICLE_TYPES = {
@@ -111,7 +115,8 @@ def extract_article(
     try:
         # trafilatura parses the string itself: its parser settings give better bodies than a tree.
         doc = trafilatura.bare_extraction(
-            html, url=url, prune_xpath=hints.get("prune_xpath") or None, **TRAFILATURA_OPTIONS)
+            html, url=url, prune_xpath=[SIGNUP_BOX_XPATH, *(hints.get("prune_xpath") or [])],
+            **TRAFILATURA_OPTIONS)
     except Exception as exc:  # trafilatura raises assorted errors on pathological trees
         logger.warning("trafilatura failed on %s: %r", url, exc)
         return None
@@ -147,26 +152,43 @@ def extract_article(
 def body_paragraphs(body: lxml.etree._Element) -> list[str]:
     """The article's paragraphs from trafilatura's body tree, normalised, boilerplate churn left out.
 
-    Each block (paragraph, heading, quote, list item, table row) is one paragraph. Left out:
-    paragraphs that are mostly link text (share >= LINK_DENSITY_MAX: "READ MORE: <link>" lines,
-    related-story lists) and lines that change by themselves between captures
+    Each block without blocks inside it (paragraph, heading, list item, table row, a quote's
+    paragraph) is one paragraph; text standing between blocks is one too. Left out: paragraphs
+    that are mostly link text (share >= LINK_DENSITY_MAX: "READ MORE: <link>" lines, related-story
+    lists) and lines that change by themselves between captures
     (:func:`newscrawler.changes.churn_kind`: relative times, counters, bare timestamps).
     """
     paragraphs = []
-    for child in body:
-        blocks = list(child.iter(_BLOCK_CHILDREN[child.tag])) if child.tag in _BLOCK_CHILDREN else []
-        for block in blocks or [child]:
-            if block.tag == "row":
-                text = normalize_text(" | ".join(" ".join(cell.itertext()) for cell in block))
-            else:
-                text = normalize_text(" ".join(block.itertext()))
-            if not text or churn_kind(text):
-                continue
-            link_chars = sum(len(normalize_text(" ".join(ref.itertext()))) for ref in block.iter("ref"))
-            if link_chars / len(text) >= LINK_DENSITY_MAX:
-                continue
+    for text, link_chars in _blocks(body):
+        text = normalize_text(text)
+        if text and not churn_kind(text) and link_chars / len(text) < LINK_DENSITY_MAX:
             paragraphs.append(text)
     return paragraphs
+
+
+def _blocks(element: lxml.etree._Element) -> Iterator[tuple[str, int]]:
+    """(text, characters of link text) of each leaf block under ``element``, in document order."""
+    if element.tag == "row":
+        yield " | ".join(" ".join(cell.itertext()) for cell in element), 0
+        return
+    if not any(child.tag in _BLOCK_TAGS for child in element):
+        yield " ".join(element.itertext()), _link_chars(element)
+        return
+    run_text, run_links = [element.text or ""], 0
+    for child in element:
+        if child.tag in _BLOCK_TAGS:
+            yield " ".join(run_text), run_links
+            yield from _blocks(child)
+            run_text, run_links = [child.tail or ""], 0
+        else:  # inline markup between blocks: part of the current run
+            run_text += [*child.itertext(), child.tail or ""]
+            run_links += _link_chars(child)
+    yield " ".join(run_text), run_links
+
+
+def _link_chars(element: lxml.etree._Element) -> int:
+    refs = [element] if element.tag == "ref" else element.iter("ref")
+    return sum(len(normalize_text(" ".join(ref.itertext()))) for ref in refs)
 
 
 # A sentence end: terminal punctuation of Latin, CJK, Arabic and Devanagari scripts, closing quotes allowed.
