@@ -268,6 +268,11 @@ def render_text(diff: dict[str, Any]) -> str:
 
 
 def render_words_html(words: list[tuple[str, str]]) -> str:
-    """Render a word diff as escaped HTML with ``<del>`` and ``<ins>`` around changed words."""
+    """Render a word diff as escaped HTML with ``<del>`` and ``<ins>`` around changed words
+    (the space after a changed run stays outside its mark)."""
     tags = {"=": "{}", "-": "<del>{}</del>", "+": "<ins>{}</ins>"}
-    return "".join(tags[op].format(html.escape(text)) for op, text in words)
+    out = []
+    for op, text in words:
+        core = text.rstrip()
+        out.append(tags[op].format(html.escape(core)) + html.escape(text[len(core):]))
+    return "".join(out)

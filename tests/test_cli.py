@@ -71,7 +71,7 @@ def test_history_and_diff(edited_archive):
     assert (as_json["from"], as_json["to"], as_json["changed"]) == (1, 2, ["headline", "body"])
 
     page = run([sys.executable, "-m", "newscrawler", "diff", url, "--db", str(db), "--format", "html"]).stdout
-    assert "<del>300,000 </del><ins>350,000 </ins>" in page
+    assert "<del>300,000</del> <ins>350,000</ins> " in page
     assert "<script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
 
 

@@ -563,7 +563,7 @@ def test_atom_feed_of_changes(archive):
     harbour, injection = (entries[archive["changed"].index(p)] for p in (HARBOUR, INJECTION))
     content = harbour.find(f"{ATOM}content")
     assert content.get("type") == "html"
-    assert "<del>again </del><ins>a third time </ins>" in content.text
+    assert "<del>again</del> <ins>a third time</ins> " in content.text
     injected = injection.find(f"{ATOM}content").text
     assert "&lt;script&gt;window.__xss = &#x27;diff&#x27;&lt;/script&gt;" in injected
     assert "<script>" not in injected
