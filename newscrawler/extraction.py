@@ -18,7 +18,11 @@ from newscrawler.dates import isoformat, parse_date
 
 logger = logging.getLogger(__name__)
 
-EXTRACTOR = f"trafilatura {trafilatura.__version__}"
+#: Version of our own rules around trafilatura (paragraphs, link density, churn lines, pruning):
+#: bump it whenever they change, so that archived versions are re-extracted before comparing.
+RULES_VERSION = 2
+#: Stored with each version; a capture whose extractor differs triggers the extraction-drift check.
+EXTRACTOR = f"trafilatura {trafilatura.__version__} (newscrawler rules {RULES_VERSION})"
 
 # Options for every call; deduplicate=True would keep a process-wide cache (see STYLE.md).
 TRAFILATURA_OPTIONS: dict[str, Any] = {
