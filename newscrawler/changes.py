@@ -193,7 +193,9 @@ def diff_paragraphs(old_body: str, new_body: str) -> list[dict[str, Any]]:
     # Moves: a deleted paragraph that reappears verbatim as an insertion elsewhere.
     inserted = {blk["new"]: blk for blk in blocks if blk["op"] == "insert"}
     for blk in [blk for blk in blocks if blk["op"] == "delete" and blk["old"] in inserted]:
-        target = inserted.pop(blk["old"])
+        target = inserted.pop(blk["old"], None)
+        if target is None:  # deleted twice, inserted once: one move, one delete
+            continue
         target.update(op="move", old=blk["old"])
         blocks.remove(blk)
     return blocks

@@ -23,9 +23,11 @@ RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 DOWNLOAD_TIMEOUT = 30
 
-# News pages are rarely above a few MB; a 10 MB page is refused, not archived half-read.
-DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
-DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+# Largest response read (bytes, after Content-Encoding): a sitemap may be 50 MB uncompressed
+# (sitemaps.org); article pages have their own, lower limit, ARCHIVE_PAGE_MAXSIZE.
+DOWNLOAD_MAXSIZE = 50 * 1024 * 1024
+# Responses larger than this (bytes) are logged as a warning.
+DOWNLOAD_WARNSIZE = 10 * 1024 * 1024
 
 # Article fetches are deliberate: the spiders pass dont_filter and dedupe per crawl themselves.
 DUPEFILTER_DEBUG = False
@@ -34,6 +36,20 @@ TELNETCONSOLE_ENABLED = False
 # No remote-control HTTP port on a cron box.
 REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
+
+# Refuse non-http(s) URLs, credentials in URLs and private addresses linked from public sites;
+# obey robots.txt by RFC 9309; refuse over-long URLs with a recorded reason, not a silent drop.
+DOWNLOADER_MIDDLEWARES = {
+    "newscrawler.middlewares.TargetGuardMiddleware": 30,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "newscrawler.middlewares.RobotsTxtMiddleware": 100,
+}
+SPIDER_MIDDLEWARES = {
+    "newscrawler.middlewares.OriginMiddleware": 40,
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+}
+# Balances archive/scheduled against the captures when a crawl ends.
+EXTENSIONS = {"newscrawler.ledger.CaptureLedger": 100}
 
 ITEM_PIPELINES = {
     "newscrawler.pipelines.ExtractPipeline": 300,
@@ -58,3 +74,13 @@ ARCHIVE_DEFAULT_TZ = "UTC"
 ARCHIVE_EXTRACT_WORKERS = None
 # Seconds one page's extraction may take in a worker before it is killed (capture failed); 0 = no limit.
 ARCHIVE_EXTRACT_TIMEOUT = 60
+# Largest article page (bytes, after Content-Encoding): a bigger one is a failed capture, never
+# archived half-read; news pages are rarely above a few MB.
+ARCHIVE_PAGE_MAXSIZE = 10 * 1024 * 1024
+# Fetch loopback, private and link-local addresses that a public site's sitemaps, feeds or
+# redirects point to (a crawl started on such an address may always fetch them).
+ARCHIVE_ALLOW_PRIVATE_ADDRESSES = False
+# Bytes of a robots.txt that are read and obeyed (RFC 9309 asks crawlers for at least 500 KiB).
+ARCHIVE_ROBOTSTXT_MAXSIZE = 500 * 1024
+# Seconds a crawl waits for another crawl of the same archive to finish before it gives up.
+ARCHIVE_LOCK_WAIT = 600

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
+import re
 from collections.abc import Iterator
 
 import feedparser
@@ -61,7 +63,36 @@ def parse_sitemap(body: bytes) -> tuple[str | None, list[Entry]]:
     kind = lxml.etree.QName(root).localname
     if kind not in ("urlset", "sitemapindex"):
         return None, []
-    return kind, list(_sitemap_entries(root))
+    entries = list(_sitemap_entries(root))
+    if parser.error_log.filter_from_errors():
+        # Malformed XML: recovery stops at a mismatched tag and drops an unescaped "&..." from a
+        # URL, so read every <loc> as written; entries the parser did read keep their fields.
+        parsed = {e.url: e for e in entries}
+        entries = [parsed.get(e.url, e) for e in _scan_locs(body)] or entries
+    return kind, entries
+
+
+_LOC = re.compile(rb"<loc\s*>(.*?)</loc\s*>", re.S)
+_LASTMOD = re.compile(rb"<lastmod\s*>(.*?)</lastmod\s*>", re.S)
+
+
+def _scan_locs(body: bytes) -> list[Entry]:
+    """The ``<loc>`` URLs of a malformed sitemap, each with the ``<lastmod>`` before the next one."""
+    found = list(_LOC.finditer(body))
+    entries = []
+    for match, after in zip(found, [*found[1:], None], strict=True):
+        url = _xml_text(match.group(1))
+        lastmod = _LASTMOD.search(body, match.end(), after.start() if after else len(body))
+        if url:
+            entries.append(Entry(url=url, lastmod=_xml_text(lastmod.group(1)) if lastmod else None))
+    return entries
+
+
+def _xml_text(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace").strip()
+    if text.startswith("<![CDATA[") and text.endswith("]]>"):
+        return text[9:-3].strip()
+    return html.unescape(text)
 
 
 def _sitemap_entries(root: lxml.etree._Element) -> Iterator[Entry]:

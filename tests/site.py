@@ -656,6 +656,9 @@ class _QuietThreadingHTTPServer(ThreadingHTTPServer):
     """ThreadingHTTPServer keeping handler exceptions in ``site.errors`` rather than on stderr."""
 
     daemon_threads = True
+    # socketserver listens with a backlog of 5: a crawler opening dozens of connections at once would
+    # see its SYNs dropped and retried after a second, i.e. timeouts that the site never caused.
+    request_queue_size = 128
     site: LoopbackSite
 
     def handle_error(self, request: object, client_address: object) -> None:

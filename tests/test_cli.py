@@ -47,7 +47,8 @@ def edited_archive(loopback_site, tmp_path):
     run_crawl(db, url)
     edited = CASE["html"].replace("300,000 euros", "350,000 euros").replace(
         "Harbour dredging delayed again", "Harbour dredging delayed a third time")
-    loopback_site.add_page("/news/harbour.html", edited.replace("cost them a season", "cost them &lt;script&gt;x&lt;/script&gt;"))
+    edited = edited.replace("cost them a season", "cost them &lt;script&gt;x&lt;/script&gt;")
+    loopback_site.add_page("/news/harbour.html", edited)
     run_crawl(db, url)
     return url, db
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,12 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
-from scrapy.spiders import SitemapSpider
+from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
 from newscrawler.changes import payload_digest
+from newscrawler.charsets import decode_html
 from newscrawler.dates import utcnow_iso
 from newscrawler.items import ArticleItem
 from newscrawler.policy import should_fetch
@@ -75,6 +77,7 @@ class ArchiveSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider._max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         spider._warn_size = crawler.settings.getint("DOWNLOAD_WARNSIZE")
+        spider._page_max_size = crawler.settings.getint("ARCHIVE_PAGE_MAXSIZE") or spider._max_size
         spider._default_tz = crawler.settings.get("ARCHIVE_DEFAULT_TZ", "UTC")
         spider._db_path = crawler.settings.get("ARCHIVE_DB")
         spider._recheck_max = crawler.settings.getint("ARCHIVE_RECHECK_MAX", 1000)
@@ -164,7 +167,8 @@ class ArchiveSpider(scrapy.Spider):
                 headers["If-Modified-Since"] = last_fetch["last_modified"]
         return scrapy.Request(
             url, callback=self.parse_article, errback=self.article_failed, dont_filter=True, headers=headers,
-            meta={"handle_httpstatus_list": ARTICLE_STATUSES, "via": via, "hints": hints},
+            meta={"handle_httpstatus_list": ARTICLE_STATUSES, "via": via, "hints": hints,
+                  "download_maxsize": self._page_max_size},
         )
 
     def discovery_request(self, url: str, callback: Any, via: str, site: SiteConfig | None = None) -> scrapy.Request:
@@ -194,6 +198,7 @@ class ArchiveSpider(scrapy.Spider):
             yield from self.parse_home(response)
         else:
             response.meta.setdefault("via", "cli")
+            self.crawler.stats.inc_value("archive/scheduled")  # a named URL that is a page
             yield self.parse_article(response)
 
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
@@ -284,10 +289,11 @@ class ArchiveSpider(scrapy.Spider):
     def article_failed(self, failure: Failure) -> ArticleItem:
         """A ``failed`` capture for a request that got no usable response (after retries)."""
         request = failure.request
+        response = getattr(failure.value, "response", None)  # HttpError: a status was received
         return ArticleItem(
             requested_url=request.meta.get("redirect_urls", [request.url])[0],
             final_url=None,
-            status=None,
+            status=response.status if isinstance(response, Response) else None,
             captured_at=utcnow_iso(),
             outcome="failed",
             error=_describe(failure),
@@ -303,12 +309,19 @@ class ArchiveSpider(scrapy.Spider):
     def start_failed(self, failure: Failure) -> ArticleItem:
         """A user-given URL that could not be fetched: recorded as a ``failed`` capture."""
         self.crawler.stats.inc_value("archive/start/failed")
+        self.crawler.stats.inc_value("archive/scheduled")  # its failed capture is accounted for
         return self.article_failed(failure)
 
     def _unzipped(self, response: Response) -> bytes | None:
-        """The body, gunzipped when it is a gzip file (size-capped like Scrapy's SitemapSpider)."""
-        return SitemapSpider._get_sitemap_body(self, response) \
-            if response.body[:2] == b"\x1f\x8b" else response.body
+        """The body, gunzipped when it is a gzip file (capped at the request's download_maxsize);
+        None when it does not gunzip (corrupt, or a gzip bomb over the cap)."""
+        if response.body[:2] != b"\x1f\x8b":
+            return response.body
+        try:
+            return gunzip(response.body, max_size=response.meta.get("download_maxsize", self._max_size))
+        except (OSError, EOFError, ValueError, struct.error) as exc:  # max size: a ValueError subclass
+            logger.warning("cannot gunzip %s: %s", response.url, exc)
+            return None
 
 
 def _header(headers: Any, name: bytes) -> str | None:
@@ -319,10 +332,7 @@ def _header(headers: Any, name: bytes) -> str | None:
 def _text(response: Response) -> str | None:
     if not isinstance(response, TextResponse):
         return None
-    try:
-        return response.text
-    except (UnicodeDecodeError, LookupError):
-        return None
+    return decode_html(response.body, _header(response.headers, b"Content-Type"))
 
 
 def _describe(failure: Failure) -> str:

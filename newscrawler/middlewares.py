@@ -1,0 +1,223 @@
+"""Middlewares that keep a crawl to what an archive may fetch: http(s) URLs, public hosts, robots.txt.
+
+Every request refused here raises :class:`~scrapy.exceptions.IgnoreRequest` from a downloader
+middleware, so the request's errback runs and an article URL ends as a ``failed`` capture with the
+reason in words, never as a silent drop.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, StopDownload
+from scrapy.http import Request, Response
+from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+
+logger = logging.getLogger(__name__)
+
+ORIGIN = "archive_origin"
+"""Request meta key: the URL named by the user (start request) that this request descends from."""
+_RECEIVED = "archive_bytes_received"  # request meta key: body bytes received so far
+
+
+def address_kind(address: str) -> str | None:
+    """What kind of non-public IP address ``address`` is (``loopback``, ``private``, ...), or None.
+
+    None for a global (public) address and for anything that is not an IP address. IPv4-mapped
+    IPv6 addresses (``::ffff:127.0.0.1``) are judged by their IPv4 address.
+    """
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind in ("loopback", "unspecified", "link_local", "multicast", "private", "reserved"):
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return None if ip.is_global else "non-public"
+
+
+class TargetGuardMiddleware:
+    """Downloader middleware refusing requests an archive must not make.
+
+    Refused, whatever started the crawl: URLs that are not http(s) (``file:``, ``ftp:``, ``data:``,
+    ``s3:``: Scrapy would read a local file), URLs carrying credentials (``user:password@host``) and
+    URLs longer than ``URLLENGTH_LIMIT``. Refused unless ``ARCHIVE_ALLOW_PRIVATE_ADDRESSES``: a
+    loopback, private, link-local or otherwise non-public address (host names are resolved, through
+    Scrapy's DNS cache) reached from a crawl that started on a public host, by a sitemap entry, a
+    feed link or a redirect; a crawl whose start URL is itself on such an address (an intranet
+    site, the tests' 127.0.0.1) may fetch them. Rule after the SSRF guidance of OWASP: a public
+    page must not make the crawler read the machine's or its network's private services (cloud
+    metadata at 169.254.169.254, admin ports on localhost).
+
+    A download Scrapy cancels at ``DOWNLOAD_MAXSIZE`` (or the request's ``download_maxsize``) while
+    reading it fails with the sizes in its message, which Scrapy only logs.
+
+    Stats: ``archive/blocked/<scheme|credentials|url_length|private_address>``.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.allow_private = crawler.settings.getbool("ARCHIVE_ALLOW_PRIVATE_ADDRESSES")
+        self.max_length = crawler.settings.getint("URLLENGTH_LIMIT")
+        self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        self._kinds: dict[str, str | None] = {}  # host -> address kind (None: public or unknown)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> TargetGuardMiddleware:
+        guard = cls(crawler)
+        crawler.signals.connect(guard._bytes_received, signal=signals.bytes_received)
+        return guard
+
+    async def process_request(self, request: Request) -> None:
+        parts = urlparse_cached(request)
+        if parts.scheme not in ("http", "https"):
+            self._refuse(request, "scheme", f"{parts.scheme or 'no'} scheme: only http(s) URLs "
+                                            "are fetched")
+        if parts.username is not None or parts.password is not None:
+            self._refuse(request, "credentials", "the URL carries credentials (user:password@)")
+        if self.max_length and len(request.url) > self.max_length:
+            self._refuse(request, "url_length", f"the URL is {len(request.url)} characters long, "
+                                                f"over URLLENGTH_LIMIT={self.max_length}")
+        origin = request.meta.setdefault(ORIGIN, request.url)
+        request.meta[_RECEIVED] = 0  # per attempt: a retry or redirect copies the meta
+        if self.allow_private:
+            return
+        kind = await self._kind(parts.hostname or "")
+        if kind is None:
+            return
+        origin_host = urlsplit(origin).hostname or ""
+        if await self._kind(origin_host) is not None:
+            return  # the crawl started on a private network: its links may stay there
+        self._refuse(request, "private_address",
+                     f"{parts.hostname} is a {kind} address, reached from the public host "
+                     f"{origin_host} (ARCHIVE_ALLOW_PRIVATE_ADDRESSES=True fetches it)")
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """Give a download cancelled at its size limit the reason Scrapy only logs.
+
+        :raises DownloadCancelledError: with the sizes, in place of the bare one.
+        """
+        if isinstance(exception, DownloadCancelledError) and not str(exception):
+            limit = request.meta.get("download_maxsize", self.max_size)
+            received = request.meta.get(_RECEIVED, 0)
+            if limit and received > limit:
+                raise DownloadCancelledError(f"Received {received} bytes which is larger than download "
+                                             f"max size ({limit}) in request {request}.") from exception
+
+    def _bytes_received(self, data: bytes, request: Request) -> None:
+        request.meta[_RECEIVED] = request.meta.get(_RECEIVED, 0) + len(data)
+
+    async def _kind(self, host: str) -> str | None:
+        """The address kind of a host (an IP literal, or a name resolved like Scrapy resolves it)."""
+        if host not in self._kinds:
+            kind = address_kind(host)
+            if kind is None and host and not _is_ip(host):
+                from twisted.internet import reactor
+
+                try:
+                    kind = address_kind(await maybe_deferred_to_future(reactor.resolve(host)))
+                except Exception:  # unresolvable: the fetch itself fails and says so
+                    kind = None
+            self._kinds[host] = kind
+        return self._kinds[host]
+
+    def _refuse(self, request: Request, key: str, reason: str) -> None:
+        self.crawler.stats.inc_value(f"archive/blocked/{key}")
+        logger.debug("refusing %s: %s", request.url, reason)
+        raise IgnoreRequest(f"blocked: {reason}")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+class OriginMiddleware(BaseSpiderMiddleware):
+    """Spider middleware: requests a callback yields inherit their response's ``archive_origin``.
+
+    So :class:`TargetGuardMiddleware` knows which start URL a sitemap entry or feed link came from.
+    """
+
+    def get_processed_request(self, request: Request, response: Response | None) -> Request:
+        if response is not None and ORIGIN in response.meta:
+            request.meta.setdefault(ORIGIN, response.meta[ORIGIN])
+        return request
+
+
+class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware with the status and size rules of RFC 9309 (sections 2.3.1, 2.5).
+
+    A robots.txt answered with 4xx allows everything (Scrapy would parse the error page as rules);
+    one answered with 5xx (after retries) disallows everything for this crawl, and the refused
+    requests say why; only the first ``ARCHIVE_ROBOTSTXT_MAXSIZE`` bytes are read (RFC 9309 asks
+    crawlers to parse at least 500 KiB) and obeyed up to their last whole line, so a huge
+    robots.txt costs neither the download nor a parser slowed down by millions of rules. Network
+    errors keep Scrapy's rule (allow all): the article fetch then fails with its own error.
+
+    Stats: ``robotstxt/unreachable`` (5xx), ``robotstxt/truncated``.
+    """
+
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self.max_size = crawler.settings.getint("ARCHIVE_ROBOTSTXT_MAXSIZE")
+        self._unreachable: dict[str, str] = {}  # netloc -> why its robots.txt disallows everything
+        crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
+
+    def _bytes_received(self, data: bytes, request: Request) -> None:
+        """Stop reading a robots.txt past the size limit; the response keeps what came so far."""
+        if self.max_size and _is_robots_request(request):
+            received = request.meta.get("_robotstxt_bytes", 0) + len(data)
+            request.meta["_robotstxt_bytes"] = received
+            if received > self.max_size:
+                raise StopDownload(fail=False)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """Rewrite the body of a robots.txt response into the rules RFC 9309 gives it."""
+        if not _is_robots_request(request):
+            return response
+        if response.status >= 500:
+            netloc = urlparse_cached(request).netloc
+            self._unreachable[netloc] = f"robots.txt answered HTTP {response.status}"
+            self._stats.inc_value("robotstxt/unreachable")
+            logger.warning("%s answered HTTP %d: nothing on %s is fetched in this crawl "
+                           "(RFC 9309: a server error means complete disallow)",
+                           response.url, response.status, netloc)
+            return response.replace(body=b"User-agent: *\nDisallow: /\n")
+        if response.status >= 400:
+            return response.replace(body=b"")
+        if "download_stopped" in response.flags or (self.max_size and
+                                                    len(response.body) > self.max_size):
+            self._stats.inc_value("robotstxt/truncated")
+            logger.warning("%s is larger than ARCHIVE_ROBOTSTXT_MAXSIZE=%d bytes: only its "
+                           "beginning is obeyed", response.url, self.max_size)
+            body = response.body[:self.max_size]
+            return response.replace(body=body[:body.rfind(b"\n") + 1])
+        return response
+
+    def process_request_2(self, rp: Any, request: Request, *args: Any) -> None:
+        try:
+            super().process_request_2(rp, request, *args)
+        except IgnoreRequest:
+            reason = self._unreachable.get(urlparse_cached(request).netloc)
+            if reason is None:
+                raise
+            raise IgnoreRequest(f"{reason}: RFC 9309 says assume complete disallow") from None
+
+
+def _is_robots_request(request: Request) -> bool:
+    """Whether ``request`` is the robots.txt fetch of the robots.txt middleware."""
+    return bool(request.meta.get("dont_obey_robotstxt")) and \
+        urlparse_cached(request).path == "/robots.txt"
