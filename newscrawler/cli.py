@@ -9,6 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -75,6 +76,11 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
 
     if not (urls or recheck or sites_file):
         raise click.UsageError("give URLs to crawl, --sites FILE, or --recheck")
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            hint = f" (did you mean https://{url}?)" if not parts.scheme and "." in url else ""
+            raise click.ClickException(f"not an absolute http(s) URL: {url}{hint}")
     try:
         sites = load_sites(sites_file) if sites_file else []
     except ValueError as exc:

@@ -221,3 +221,69 @@ def _is_robots_request(request: Request) -> bool:
     """Whether ``request`` is the robots.txt fetch of the robots.txt middleware."""
     return bool(request.meta.get("dont_obey_robotstxt")) and \
         urlparse_cached(request).path == "/robots.txt"
+
+
+class BackoffMiddleware:
+    """Slows a site down when it says so: honours Retry-After and backs off exponentially.
+
+    A response whose status is in ``RETRY_HTTP_CODES`` (429, 503, ...) sets the delay of its
+    download slot (the site) before Scrapy's RetryMiddleware schedules the retry: the
+    ``Retry-After`` header (seconds, or an HTTP date, RFC 9110 section 10.2.3) when given, else
+    ``ARCHIVE_BACKOFF_BASE`` seconds doubled for each retry already made; never more than
+    ``ARCHIVE_BACKOFF_MAX`` seconds. The slot's own delay comes back with its next answer that is
+    not retried. Stats: ``archive/backoff/count``, ``archive/backoff/max_seconds``.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        settings = crawler.settings
+        self.codes = {int(code) for code in settings.getlist("RETRY_HTTP_CODES")}
+        self.base = settings.getfloat("ARCHIVE_BACKOFF_BASE", 2.0)
+        self.cap = settings.getfloat("ARCHIVE_BACKOFF_MAX", 120.0)
+        self._normal: dict[str, float] = {}  # slot key -> its delay before we raised it
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BackoffMiddleware:
+        return cls(crawler)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        downloader = self.crawler.engine.downloader
+        key = downloader.get_slot_key(request)
+        slot = downloader.slots.get(key)
+        if slot is None:
+            return response
+        if response.status not in self.codes:
+            if key in self._normal:
+                slot.delay = self._normal.pop(key)
+            return response
+        delay = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if delay is None:
+            delay = self.base * 2 ** request.meta.get("retry_times", 0)
+        delay = min(delay, self.cap)
+        self._normal.setdefault(key, slot.delay)
+        slot.delay = max(slot.delay, delay)
+        stats = self.crawler.stats
+        stats.inc_value("archive/backoff/count")
+        stats.max_value("archive/backoff/max_seconds", delay)
+        logger.info("HTTP %s from %s: waiting %.1f s between requests to %s", response.status, request.url,
+                    delay, key)
+        return response
+
+
+def retry_after_seconds(value: bytes | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP date; None if absent or bad."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    import datetime as dt
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

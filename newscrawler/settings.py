@@ -17,7 +17,8 @@ AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 
-# Retries with exponential backoff (Scrapy >= 2.13 backs off between retries of one request).
+# Retries; newscrawler.middlewares.BackoffMiddleware slows the site down before each retry
+# (Retry-After when sent, else ARCHIVE_BACKOFF_BASE doubled per retry).
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
@@ -43,6 +44,8 @@ DOWNLOADER_MIDDLEWARES = {
     "newscrawler.middlewares.TargetGuardMiddleware": 30,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "newscrawler.middlewares.RobotsTxtMiddleware": 100,
+    # process_response runs before RetryMiddleware's (550) schedules the retry
+    "newscrawler.middlewares.BackoffMiddleware": 560,
 }
 SPIDER_MIDDLEWARES = {
     "newscrawler.middlewares.OriginMiddleware": 40,
@@ -68,6 +71,11 @@ ARCHIVE_SHRINK_RATIO = 0.5
 ARCHIVE_BOILERPLATE_MIN_ARTICLES = 3
 # At most this many due articles are re-checked per run (--recheck), most overdue first.
 ARCHIVE_RECHECK_MAX = 1000
+# Seconds between requests to a site after its first retryable answer (429, 503, ...) without
+# Retry-After; doubled for each further retry of the same request.
+ARCHIVE_BACKOFF_BASE = 2.0
+# Most seconds a Retry-After or backoff may hold a site's requests.
+ARCHIVE_BACKOFF_MAX = 120.0
 # Time zone applied to dates that carry none (IANA name).
 ARCHIVE_DEFAULT_TZ = "UTC"
 # Extraction worker processes; None = one per CPU this process may use, 0 = in the crawl process.

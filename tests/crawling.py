@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: Settings for crawling the loopback site: no politeness delays, quick retries.
 FAST = ("DOWNLOAD_DELAY=0", "AUTOTHROTTLE_ENABLED=False", "RETRY_TIMES=1", "DOWNLOAD_TIMEOUT=10",
+        "ARCHIVE_BACKOFF_BASE=0.1", "ARCHIVE_BACKOFF_MAX=0.5",
         "CONCURRENT_REQUESTS_PER_DOMAIN=8")
 
 

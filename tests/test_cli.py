@@ -32,6 +32,18 @@ def test_crawl_needs_something_to_do():
     assert "give URLs to crawl, --sites FILE, or --recheck" in result.output
 
 
+@pytest.mark.parametrize(("url", "message"), [
+    ("www.example.com/news", "not an absolute http(s) URL: www.example.com/news (did you mean "
+                             "https://www.example.com/news?)"),
+    ("ftp://example.com/a", "not an absolute http(s) URL: ftp://example.com/a"),
+])
+def test_urls_are_checked_before_crawling(tmp_path, url, message):
+    result = CliRunner().invoke(cli, ["crawl", "https://example.com/", url, "--db", str(tmp_path / "n.db")])
+    assert result.exit_code == 1
+    assert f"Error: {message}" in result.output
+    assert not (tmp_path / "n.db").exists()
+
+
 def test_bad_setting_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(cli, ["crawl", "http://127.0.0.1:9/", "--db", str(tmp_path / "n.db"), "-s", "NOVALUE"])
     assert result.exit_code == 1
