@@ -113,12 +113,15 @@ def payload_digest(data: bytes) -> str:
 def changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
     """Names of the COMPARED_FIELDS whose values differ between two versions (all set ones if no old).
 
-    Text fields are compared after normalisation; ``authors`` as lists (JSON strings are decoded).
+    Text fields are compared after normalisation; ``authors`` as lists (JSON strings are decoded);
+    a date present on one side only is not a change.
     """
     changed = []
     for field in COMPARED_FIELDS:
         a = _comparable(field, (old or {}).get(field))
         b = _comparable(field, new.get(field))
+        if field.startswith("date_") and old is not None and (a is None or b is None):
+            continue  # a date one capture lacks (a sitemap's lastmod absent on a re-check) is unknown, not changed
         if a != b and (old is not None or b):
             changed.append(field)
     return changed

@@ -9,7 +9,6 @@ import shlex
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
@@ -19,9 +18,11 @@ from newscrawler.store import Archive
 
 DEFAULT_DB = "archive/news.db"
 _SUMMARY = (("fetched", "item_scraped_count"), ("new", "archive/captures/new"),
-            ("changed", "archive/captures/changed"), ("revisits", "archive/captures/revisit"),
-            ("not modified", "archive/captures/not_modified"),
-            ("not articles", "archive/captures/not_article"), ("failed", "archive/captures/failed"))
+            ("changed", "archive/captures/changed"), ("reverted", "archive/captures/reverted"),
+            ("revisits", "archive/captures/revisit"), ("not modified", "archive/captures/not_modified"),
+            ("not comparable", "archive/captures/not_comparable"),
+            ("not articles", "archive/captures/not_article"), ("gone", "archive/captures/gone"),
+            ("failed", "archive/captures/failed"))
 
 
 @click.group()
@@ -76,11 +77,7 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
 
     if not (urls or recheck or sites_file):
         raise click.UsageError("give URLs to crawl, --sites FILE, or --recheck")
-    for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            hint = f" (did you mean https://{url}?)" if not parts.scheme and "." in url else ""
-            raise click.ClickException(f"not an absolute http(s) URL: {url}{hint}")
+    _check_writable(db_path)
     try:
         sites = load_sites(sites_file) if sites_file else []
     except ValueError as exc:
@@ -135,20 +132,43 @@ def _hold_crawl_lock(db_path: str, wait: float) -> None:
     click.get_current_context().call_on_close(lock.release)
 
 
+def _check_writable(db_path: str) -> None:
+    """Open (create, migrate) the archive and make sure this process can write to it.
+
+    :raises click.ClickException: when the file is not an archive or cannot be written.
+    """
+    import sqlite3
+
+    try:
+        with Archive.open(db_path) as archive:
+            version = archive.db.execute("PRAGMA user_version").fetchone()[0]
+            archive.db.execute(f"PRAGMA user_version = {int(version)}")  # a write that changes nothing
+    except (sqlite3.Error, OSError) as exc:
+        raise click.ClickException(f"cannot write the archive {db_path}: {exc}") from exc
+
+
 def crawl_failure(stats: dict[str, Any], start_urls: int) -> str | None:
     """Why a crawl failed as a whole, in words, or None when it did its job.
 
-    It failed when Scrapy closed it for another reason than "finished", when a capture could not
-    be written, when no URL named on the command line could be fetched, or when every capture
-    failed.
+    It failed when Scrapy closed it for another reason than "finished" (interrupted), when a
+    capture could not be written, when a spider callback raised, when no URL named on the
+    command line could be fetched, when nothing was archived and some sitemap or feed could not
+    be read, or when every capture failed.
     """
     reason = stats.get("finish_reason")
     captures = stats.get("item_scraped_count", 0)
     failed = stats.get("archive/captures/failed", 0)
+    if reason in (None, "shutdown"):
+        return "the crawl was interrupted (a signal or Ctrl-C); what it fetched is archived"
     if reason != "finished":
         return f"the crawl stopped early: {reason}"
     if stats.get("archive/write/failed"):
         return f"{stats['archive/write/failed']} captures could not be written to the archive"
+    if stats.get("spider_exceptions/count"):
+        return f"{stats['spider_exceptions/count']} errors while reading responses (see the log above)"
+    unreadable = sum(stats.get(f"archive/discovery/{k}", 0) for k in ("invalid_sitemap", "invalid_feed", "failed"))
+    if not captures and unreadable:
+        return f"nothing archived: {unreadable} sitemaps or syndication feeds could not be read"
     if start_urls and stats.get("archive/start/failed", 0) >= start_urls:
         return "none of the given URLs could be fetched"
     if captures and failed == captures:
@@ -174,6 +194,10 @@ def _start_progress(crawler: Any) -> Any:
     crawler.signals.connect(stop, signal=signals.spider_closed, weak=False)
     loop.start(1.0, now=False)
     return loop
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _open_readonly(db_path: str) -> Archive:
@@ -210,7 +234,7 @@ def history(url: str, db_path: str, as_json: bool) -> None:
             "captures": captures}, indent=2))
         return
     click.echo(f"{article['url']}  (first seen {article['first_seen_at']}, "
-               f"{len(versions)} versions, {len(captures)} captures)")
+               f"{_plural(len(versions), 'version')}, {_plural(len(captures), 'capture')})")
     for row in versions:
         changed = ", ".join(row["changed"]) if row["version"] > 1 else "first version"
         click.echo(f"  v{row['version']}  {row['captured_at']}  {row['headline']}  [{changed}]")

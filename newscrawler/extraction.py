@@ -17,6 +17,9 @@ from newscrawler.changes import churn_kind, normalize_text
 from newscrawler.dates import isoformat, parse_date
 
 logger = logging.getLogger(__name__)
+# trafilatura logs a WARNING per odd link ("empty link") and per page it gives up on: noise in a
+# cron log, where our own outcomes and stats say what happened to each page.
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 #: Version of our own rules around trafilatura (paragraphs, link density, churn lines, pruning):
 #: bump it whenever they change, so that archived versions are re-extracted before comparing.

@@ -80,7 +80,7 @@ def _scan_locs(body: bytes) -> list[Entry]:
     """The ``<loc>`` URLs of a malformed sitemap, each with the ``<lastmod>`` before the next one."""
     found = list(_LOC.finditer(body))
     entries = []
-    for match, after in zip(found, [*found[1:], None], strict=True):
+    for match, after in zip(found, [*found[1:], None][:len(found)], strict=True):
         url = _xml_text(match.group(1))
         lastmod = _LASTMOD.search(body, match.end(), after.start() if after else len(body))
         if url:

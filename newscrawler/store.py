@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlite_utils
 
@@ -218,6 +219,17 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migr
 BOILERPLATE_MIN_ARTICLES = 3
 #: A known article whose new body is shorter than this share of its current version is not compared.
 SHRINK_RATIO = 0.5
+
+
+def redact_url(url: str | None) -> str | None:
+    """A URL with any credentials in it (``user:password@``) replaced by ``***@``."""
+    if not url or "@" not in url:
+        return url
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
 
 
 def _masked_share(body: str, masked: frozenset[str]) -> float:
@@ -445,6 +457,7 @@ class Archive:
                         "wall, soft 404 or error page")
             if outcome in ("not_modified", "revisit"):
                 version_id = article["latest_version_id"]
+                self.db.execute("UPDATE articles SET gone_at = NULL WHERE id = ?", [article["id"]])
             if outcome == "not_comparable":
                 raw_digest = self._store_payload(capture)  # kept for review
             self._checked(article, capture.captured_at, gone=outcome == "gone")
@@ -621,8 +634,8 @@ class Archive:
                  final_url, status, outcome, error, payload_digest, content_type, content_length,
                  etag, last_modified, discovered_via, note)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [article_id, version_id, crawl_id, capture.captured_at, capture.requested_url,
-             capture.final_url, capture.status, outcome, capture.error, raw_digest,
+            [article_id, version_id, crawl_id, capture.captured_at, redact_url(capture.requested_url),
+             redact_url(capture.final_url), capture.status, outcome, capture.error, raw_digest,
              capture.content_type, len(capture.body) if capture.body is not None else None,
              capture.etag, capture.last_modified, capture.discovered_via, note],
         )

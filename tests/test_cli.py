@@ -12,9 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from newscrawler.cli import cli
-from tests.crawling import REPO, run, run_crawl
+from tests.crawling import REPO, rows, run, run_crawl
 from tests.site import load_fixture_pages, slow_route
 
+SUMMARY_ONE_NEW = ("fetched 1, new 1, changed 0, reverted 0, revisits 0, not modified 0, not comparable 0, "
+                   "not articles 0, gone 0, failed 0")
 CASE = next(c for c in load_fixture_pages() if c["name"] == "www.coastlinetimes.example.harbour-dredging-delayed")
 
 
@@ -32,16 +34,23 @@ def test_crawl_needs_something_to_do():
     assert "give URLs to crawl, --sites FILE, or --recheck" in result.output
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("www.example.com/news", "not an absolute http(s) URL: www.example.com/news (did you mean "
-                             "https://www.example.com/news?)"),
-    ("ftp://example.com/a", "not an absolute http(s) URL: ftp://example.com/a"),
-])
-def test_urls_are_checked_before_crawling(tmp_path, url, message):
-    result = CliRunner().invoke(cli, ["crawl", "https://example.com/", url, "--db", str(tmp_path / "n.db")])
+def test_a_bad_url_is_recorded_and_the_others_crawled(loopback_site, tmp_path):
+    loopback_site.add_page("/news/harbour.html", CASE["html"])
+    db = tmp_path / "news.db"
+    proc = run_crawl(db, "www.example.com/news", loopback_site.url("/news/harbour.html"))
+    assert rows(db, "SELECT requested_url, outcome, error FROM captures ORDER BY id")[0] == (
+        "www.example.com/news", "failed",
+        "not an absolute URL: Missing scheme in request url: www.example.com/news "
+        "(did you mean https://www.example.com/news?)")
+    assert "new 1" in proc.stdout
+
+
+def test_an_unwritable_archive_is_a_clear_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a database, keep me")
+    result = CliRunner().invoke(cli, ["crawl", "http://127.0.0.1:9/", "--db", str(tmp_path / "notes.txt")])
     assert result.exit_code == 1
-    assert f"Error: {message}" in result.output
-    assert not (tmp_path / "n.db").exists()
+    assert result.output.startswith(f"Error: cannot write the archive {tmp_path / 'notes.txt'}: file is not a database")
+    assert (tmp_path / "notes.txt").read_text() == "not a database, keep me"
 
 
 def test_bad_setting_is_a_clear_error(tmp_path):
@@ -122,7 +131,7 @@ def test_progress_line_on_a_terminal_and_quiet_without(loopback_site, tmp_path):
     os.close(leader)
     text = output.decode()
     assert "\rfetched 0, new 0" in text  # the live line while the slow page is fetched
-    assert text.rstrip().endswith("fetched 1, new 1, changed 0, revisits 0, not modified 0, not articles 0, failed 0")
+    assert text.rstrip().endswith(SUMMARY_ONE_NEW)
 
     quiet = run_crawl(tmp_path / "other.db", url)  # stdout is a pipe: only the summary line
-    assert quiet.stdout == "fetched 1, new 1, changed 0, revisits 0, not modified 0, not articles 0, failed 0\n"
+    assert quiet.stdout == SUMMARY_ONE_NEW + "\n"

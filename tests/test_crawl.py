@@ -101,8 +101,8 @@ def test_edit_with_lastmod_bumped_adds_exactly_one_version(loopback_site, tmp_pa
     loopback_site.add_page(f"/news/{name}.html", edited)
     loopback_site.write_discovery()
     proc = run_crawl(db, loopback_site.url("/sitemap_index.xml.gz"))
-    assert summary(proc) == {"fetched": 1, "new": 0, "changed": 1, "revisits": 0, "not modified": 0,
-                             "not articles": 0, "failed": 0}
+    assert summary(proc) == {"fetched": 1, "new": 0, "changed": 1, "reverted": 0, "revisits": 0, "not modified": 0,
+                             "not comparable": 0, "not articles": 0, "gone": 0, "failed": 0}
     counts = dict(rows(db, "SELECT a.url, count(*) FROM versions v JOIN articles a "
                            "ON a.id = v.article_id GROUP BY a.url"))
     assert counts == {url: (2 if n == name else 1) for url, n in urls.items()}

@@ -50,7 +50,8 @@ def captures_by_path(db: Path, base_url: str) -> dict[str, dict]:
     found = {}
     for url, outcome, status, error, version_id in rows(
             db, "SELECT requested_url, outcome, status, error, version_id FROM captures ORDER BY id"):
-        path = url.replace("://reader:secret@", "://").replace(base_url, "")
+        assert "secret" not in url  # credentials are never stored
+        path = url.replace("://***@", "://").replace(base_url, "")
         found[path] = {"outcome": outcome, "status": status, "error": error, "version_id": version_id}
     return found
 
@@ -460,7 +461,9 @@ def public(tmp_path_factory):
         site.add_route("/news/moved.html", by_host({
             "news.example": redirect_route(f"http://127.0.0.1:{port}/news/internal.html")}))
         db = root / "news.db"
-        seeds = ["http://news.example/sitemap.xml", f"http://127.0.0.1:{port}/news/internal.html",
+        # The loopback article named directly is not the one the sitemap lists: a URL is fetched once
+        # per crawl, so naming the listed one would make its outcome depend on which came first.
+        seeds = ["http://news.example/sitemap.xml", f"http://127.0.0.1:{port}/news/a.html",
                  *(f"http://robots-{kind}.example/sitemap.xml" for kind in ("missing", "503", "huge"))]
         proc = crawl(db, *seeds, env=crawl_env(http_proxy=site.base_url, no_proxy=""))
         yield SimpleNamespace(site=site, db=db, proc=proc, private=private, port=port, robots_size=len(robots_huge),
@@ -489,7 +492,7 @@ def test_redirect_from_a_public_site_to_loopback_is_blocked(public):
 def test_a_private_url_named_by_the_user_is_fetched(public):
     assert public.captures[f"http://127.0.0.1:{public.port}/news/internal.html"]["outcome"] == "failed"  # listed
     [(outcome,)] = rows(public.db, "SELECT outcome FROM captures WHERE requested_url = ? AND discovered_via = 'cli'",
-                        (f"http://127.0.0.1:{public.port}/news/internal.html",))
+                        (f"http://127.0.0.1:{public.port}/news/a.html",))
     assert outcome == "new"
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
 
 from newscrawler.spiders.base import ArchiveSpider, split_urls
+from newscrawler.urls import clean_url
 
 
 class AutoSpider(ArchiveSpider):
@@ -33,8 +35,22 @@ class AutoSpider(ArchiveSpider):
             yield request
         for request in self.site_requests():
             yield request
-        for url in self.urls:
-            yield scrapy.Request(
-                url, callback=self.parse_any, errback=self.start_failed, dont_filter=True,
-                meta={"handle_httpstatus_list": [404, 410, 500, 502, 503, 504], "via": "cli"},
-            )
+        for url in dict.fromkeys(self.urls):  # each named URL once
+            try:
+                key = clean_url(url)
+            except ValueError:
+                key = None
+            if key in self._scheduled:
+                continue
+            if key is not None:
+                self._scheduled.add(key)
+            hint = f" (did you mean https://{url}?)" if "." in url.split("/")[0] else ""
+            try:
+                request = scrapy.Request(
+                    url, callback=self.parse_any, errback=self.start_failed, dont_filter=True,
+                    meta={"handle_httpstatus_list": [404, 410, 500, 502, 503, 504], "via": "cli"},
+                )
+            except ValueError as exc:  # no scheme, or not a URL at all: recorded, the crawl goes on
+                yield self.unfetchable(url, f"not an absolute URL: {exc}{hint if not urlsplit(url).scheme else ''}")
+                continue
+            yield request

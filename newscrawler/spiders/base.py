@@ -199,7 +199,10 @@ class ArchiveSpider(scrapy.Spider):
         else:
             response.meta.setdefault("via", "cli")
             self.crawler.stats.inc_value("archive/scheduled")  # a named URL that is a page
-            yield self.parse_article(response)
+            if len(response.body) > self._page_max_size:  # fetched under the sitemap limit
+                yield self.unfetchable_response(response)
+            else:
+                yield self.parse_article(response)
 
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
         """The sitemaps named by ``Sitemap:`` lines of a robots.txt."""
@@ -305,6 +308,23 @@ class ArchiveSpider(scrapy.Spider):
         """Count and log a sitemap, syndication feed or robots.txt that could not be fetched."""
         self.crawler.stats.inc_value("archive/discovery/failed")
         logger.warning("could not fetch %s: %s", failure.request.url, _describe(failure))
+
+    def unfetchable_response(self, response: Response) -> ArticleItem:
+        """A ``failed`` capture for a named page over ``ARCHIVE_PAGE_MAXSIZE`` (nothing of it kept)."""
+        item = self.parse_article(response)
+        item["outcome"] = "failed"
+        item["error"] = (f"the page is {len(response.body)} bytes, larger than ARCHIVE_PAGE_MAXSIZE="
+                         f"{self._page_max_size}")
+        item["body"], item["html"] = None, None
+        return item
+
+    def unfetchable(self, url: str, reason: str) -> ArticleItem:
+        """A ``failed`` capture for a user-given URL that cannot even be requested."""
+        logger.error("cannot fetch %r: %s", url, reason)
+        self.crawler.stats.inc_value("archive/start/failed")
+        self.crawler.stats.inc_value("archive/scheduled")
+        return ArticleItem(requested_url=url, final_url=None, status=None, captured_at=utcnow_iso(),
+                           outcome="failed", error=reason, discovered_via="cli", hints={})
 
     def start_failed(self, failure: Failure) -> ArticleItem:
         """A user-given URL that could not be fetched: recorded as a ``failed`` capture."""
