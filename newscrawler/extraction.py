@@ -109,6 +109,9 @@ def extract_article(
     elements are removed before extraction (a watched site's setting). Returns ``None`` when the
     page has no extractable body (empty, not HTML, nothing but navigation); never raises on bad
     markup.
+
+    :raises MemoryError: when the page does not fit in memory (ExtractPipeline records a failed
+        capture).
     """
     hints = hints or {}
     try:
@@ -124,6 +127,8 @@ def extract_article(
         doc = trafilatura.bare_extraction(
             html, url=url, prune_xpath=[SIGNUP_BOX_XPATH, *(hints.get("prune_xpath") or [])],
             **TRAFILATURA_OPTIONS)
+    except MemoryError:  # not a property of the page's markup: the capture fails, with the reason
+        raise
     except Exception as exc:  # trafilatura raises assorted errors on pathological trees
         logger.warning("trafilatura failed on %s: %r", url, exc)
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import shlex
@@ -11,9 +12,12 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import is_asyncio_available
 
-from newscrawler.extraction import extract_article, prose_paragraphs
+from newscrawler.extraction import Extracted, extract_article, prose_paragraphs
 from newscrawler.store import Archive, Capture
+from newscrawler.urls import clean_url
+from newscrawler.workers import TaskTimeout, WorkerCrashed, WorkerPool, default_workers
 
 logger = logging.getLogger(__name__)
 
@@ -46,35 +50,151 @@ def classify_not_article(item: dict[str, Any]) -> str | None:
     return None
 
 
+def _order_keys(item: Any) -> set[str]:
+    """The URLs (requested and final, cleaned) that tie a capture to others of the same article."""
+    keys = set()
+    for url in filter(None, (item.get("requested_url"), item.get("final_url"))):
+        try:
+            keys.add(clean_url(url))
+        except ValueError:
+            keys.add(url)
+    return keys
+
+
+def extract_workers(settings: Any) -> int:
+    """``ARCHIVE_EXTRACT_WORKERS`` as a number: unset or empty means one per CPU, 0 in-process.
+
+    :raises ValueError: when the setting is not a whole number >= 0.
+    """
+    value = settings.get("ARCHIVE_EXTRACT_WORKERS")
+    if value is None or value == "":
+        return default_workers()
+    workers = int(value)
+    if workers < 0:
+        raise ValueError(f"ARCHIVE_EXTRACT_WORKERS must be 0 or more, got {value!r}")
+    return workers
+
+
 class ExtractPipeline:
     """Runs extraction on each fetched page; pages that hold no article get outcome ``not_article``.
 
+    Extraction runs in a :class:`newscrawler.workers.WorkerPool` of ``ARCHIVE_EXTRACT_WORKERS``
+    processes, so the reactor goes on fetching and storing meanwhile (needs the asyncio reactor,
+    Scrapy's default; 0 workers, or another reactor, extracts in the crawl process). Captures of
+    one URL (requested or final, cleaned) leave this pipeline in fetch order whatever order their
+    extractions finish in, so a later pipeline that writes as it receives (like
+    :class:`ArchivePipeline`) archives them in that order. A page whose extraction kills its
+    worker, runs past ``ARCHIVE_EXTRACT_TIMEOUT`` or raises (``MemoryError``) becomes a ``failed``
+    capture with the reason; the crawl goes on.
+
     Settings: ``ARCHIVE_MIN_BODY_CHARS`` (shortest body, in characters, that counts as an
-    article), ``ARCHIVE_DEFAULT_TZ`` (zone for dates without one).
+    article), ``ARCHIVE_DEFAULT_TZ`` (zone for dates without one), ``ARCHIVE_EXTRACT_WORKERS``,
+    ``ARCHIVE_EXTRACT_TIMEOUT`` (seconds). Stats: ``archive/extraction/failed`` (no body),
+    ``.../too_short``, ``.../no_prose``, ``.../crashed``, ``.../timeout``, ``.../error``.
     """
+
+    #: What the workers run: a module-level function with the signature of
+    #: :func:`newscrawler.extraction.extract_article`, which it is. A subclass may wrap it; the tests
+    #: do, to make a worker crash on marked pages (``tests/hooks.py``).
+    extract_function = staticmethod(extract_article)
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.stats = crawler.stats
         self.min_body_chars = crawler.settings.getint("ARCHIVE_MIN_BODY_CHARS", 250)
         self.default_tz = crawler.settings.get("ARCHIVE_DEFAULT_TZ", "UTC")
+        self.workers = extract_workers(crawler.settings)
+        self.timeout = crawler.settings.getfloat("ARCHIVE_EXTRACT_TIMEOUT", 60.0) or None
+        self.pool: WorkerPool | None = None
+        self._turns: dict[str, asyncio.Future] = {}  # URL key -> the latest capture still in here
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         return cls(crawler)
 
-    def process_item(self, item: Any) -> Any:
-        if item.get("outcome"):  # failed fetch: nothing to extract
+    def open_spider(self) -> None:
+        if self.workers and not is_asyncio_available():
+            logger.warning("ARCHIVE_EXTRACT_WORKERS=%d needs the asyncio reactor; extracting in "
+                           "the crawl process", self.workers)
+        elif self.workers:
+            self.pool = WorkerPool(self.workers, timeout=self.timeout,
+                                   preload=[self.extract_function.__module__])
+        self.stats.set_value("archive/extraction/workers", self.pool.size if self.pool else 0)
+
+    def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
+    async def process_item(self, item: Any) -> Any:
+        if self.pool is None:  # in-process: one item at a time, so in fetch order by nature
+            if self._needs_extraction(item):
+                self._apply(item, *self._extract_here(item))
             return item
+        keys = _order_keys(item)
+        earlier = {id(t): t for key in keys if (t := self._turns.get(key)) is not None}
+        turn = asyncio.get_running_loop().create_future()
+        for key in keys:
+            self._turns[key] = turn
+        try:
+            result = await self._extract_pooled(item) if self._needs_extraction(item) else None
+            for previous in earlier.values():  # the same URL fetched earlier goes on first
+                await asyncio.shield(previous)
+            if result is not None:
+                self._apply(item, *result)
+        finally:
+            # Waiters resume on a later loop turn: after this item has gone through the pipelines
+            # that handle it synchronously.
+            turn.set_result(None)
+            for key in keys:
+                if self._turns.get(key) is turn:
+                    del self._turns[key]
+        return item
+
+    def _needs_extraction(self, item: Any) -> bool:
+        """Whether the page may hold an article; if not, set its outcome and error."""
+        if item.get("outcome"):  # failed fetch: nothing to extract
+            return False
         status = item.get("status")
         reason = classify_not_article(item)
         if reason is not None:
             item["outcome"] = "failed" if status is not None and status >= 400 else "not_article"
             item["error"] = reason
-            return item
-        extracted = extract_article(item["html"], item.get("final_url") or item["requested_url"],
-                                    hints=item.get("hints"), default_tz=self.default_tz)
-        if extracted is None:
+            return False
+        return True
+
+    def _arguments(self, item: Any) -> tuple[tuple, dict[str, Any]]:
+        return ((item["html"], item.get("final_url") or item["requested_url"]),
+                {"hints": item.get("hints"), "default_tz": self.default_tz})
+
+    def _extract_here(self, item: Any) -> tuple[Extracted | None, str | None]:
+        args, kwargs = self._arguments(item)
+        try:
+            return self.extract_function(*args, **kwargs), None
+        except Exception as exc:  # MemoryError on a huge page, a bug: this page fails, not the crawl
+            return None, self._failure(item, "error", f"extraction failed: {_describe(exc)}")
+
+    async def _extract_pooled(self, item: Any) -> tuple[Extracted | None, str | None]:
+        args, kwargs = self._arguments(item)
+        try:
+            return await asyncio.wrap_future(self.pool.submit(self.extract_function, *args, **kwargs)), None
+        except WorkerCrashed as exc:
+            return None, self._failure(item, "crashed", f"extraction crashed: {exc}")
+        except TaskTimeout as exc:
+            return None, self._failure(item, "timeout", f"extraction timed out: {exc}")
+        except Exception as exc:
+            return None, self._failure(item, "error", f"extraction failed: {_describe(exc)}")
+
+    def _failure(self, item: Any, kind: str, error: str) -> str:
+        self.stats.inc_value(f"archive/extraction/{kind}")
+        logger.warning("%s: %s; recorded as a failed capture", item["requested_url"], error)
+        return error
+
+    def _apply(self, item: Any, extracted: Extracted | None, error: str | None) -> None:
+        """Set the item's ``extracted``, or its outcome and error, from an extraction's result."""
+        if error is not None:
+            item["outcome"], item["error"] = "failed", error
+        elif extracted is None:
             self.stats.inc_value("archive/extraction/failed")
             item["outcome"], item["error"] = "not_article", "no article body found"
         elif len(extracted.body) < self.min_body_chars:
@@ -88,7 +208,12 @@ class ExtractPipeline:
             item["error"] = "no prose: the body is headings and link lists (a section front?)"
         else:
             item["extracted"] = extracted.to_dict()
-        return item
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception in words: ``MemoryError`` or ``ValueError: bad tree``."""
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 class ArchivePipeline:
@@ -119,6 +244,10 @@ class ArchivePipeline:
 
     def open_spider(self) -> None:
         self.archive = Archive.open(self.path)
+        settings = self.crawler.settings
+        self.archive.shrink_ratio = settings.getfloat("ARCHIVE_SHRINK_RATIO", self.archive.shrink_ratio)
+        self.archive.boilerplate_min_articles = settings.getint(
+            "ARCHIVE_BOILERPLATE_MIN_ARTICLES", self.archive.boilerplate_min_articles)
         command = self.crawler.settings.get("ARCHIVE_COMMAND") or shlex.join(sys.argv)
         self.crawl_id = self.archive.start_crawl(command)
         logger.info("archiving into %s (crawl %d)", self.path, self.crawl_id)
@@ -126,8 +255,18 @@ class ArchivePipeline:
     def process_item(self, item: Any) -> Any:
         fields = {f.name for f in dataclasses.fields(Capture)}
         capture = Capture(**{k: item.get(k) for k in fields if k in item.fields})
+        hints = item.get("hints") or {}
+        default_tz = self.crawler.settings.get("ARCHIVE_DEFAULT_TZ", "UTC")
+
+        def reextract(raw: bytes, url: str) -> dict[str, Any] | None:
+            """The current extractor on a stored version's raw HTML (extraction drift check)."""
+            self.stats.inc_value("archive/extraction/reextracted")
+            result = extract_article(raw, url, hints={"prune_xpath": hints.get("prune_xpath")},
+                                     default_tz=default_tz)
+            return result.to_dict() if result else None
+
         try:
-            recorded = self.archive.record(capture, self.crawl_id)
+            recorded = self.archive.record(capture, self.crawl_id, reextract=reextract)
         except Exception:
             self.stats.inc_value("archive/write/failed")
             logger.exception("could not archive the capture of %s", capture.requested_url)

@@ -1,0 +1,382 @@
+"""Crawl throughput against bare extraction, measured side by side in one run (issue 5).
+
+Serves N real pages from ../shared/corpus/extraction on loopback (the 121 pages cycled under
+distinct URLs, each copy made unique by a <meta> tag so that no two raw payloads are equal) and
+measures, in this order:
+
+  a1  bare trafilatura, one process, over the first half of the same HTML
+  b   the full ``newscrawler crawl`` of the sitemap: fetch, extract, store (default workers)
+  b0  the same crawl with ARCHIVE_EXTRACT_WORKERS=0 (extraction on the reactor), into a new archive
+  c   re-checks of the unchanged archive of b: "urls", the N article URLs named again (always
+      fetched, unconditionally; same raw bytes skip extraction); "due", ``crawl --recheck`` once
+      every article is due (next_check_at moved into the past): conditional requests, 304s
+  a2  bare trafilatura over the second half
+
+a = N / (time of a1 + a2), so the baseline brackets the crawls on a shared, noisy machine. While
+each crawl runs, the RSS and PSS of the crawl process and its children (fork server, workers) are
+sampled every 0.5 s, and their CPU time is read, with this process's own (the loopback server).
+Prints the figures and the ratios b/a and c/b, and writes all of them to a JSON file.
+
+    python benchmarks/throughput.py                  # N=2000
+    python benchmarks/throughput.py --pages 300 --skip-in-process
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.site import LoopbackSite  # noqa: E402 - the repository root is put on the path above
+
+CORPUS = REPO.parent / "shared" / "corpus" / "extraction"
+CRAWL_SETTINGS = ("DOWNLOAD_DELAY=0", "AUTOTHROTTLE_ENABLED=False", "CONCURRENT_REQUESTS=32",
+                  "CONCURRENT_REQUESTS_PER_DOMAIN=32", "RETRY_TIMES=1", "LOG_LEVEL=WARNING",
+                  "ARCHIVE_ALLOW_PRIVATE_ADDRESSES=True")
+TARGETS = {"b_over_a": 1.4, "c_over_b": 5.0, "peak_rss_mb": 400.0, "payload_stored_ratio": 0.20}
+
+
+def load_corpus() -> list[tuple[str, bytes]]:
+    """The corpus pages as ``(id, raw HTML bytes)``, sorted by id."""
+    files = sorted((CORPUS / "html").glob("*.html.gz"))
+    if not files:
+        sys.exit(f"no corpus pages in {CORPUS / 'html'}: the shared folder must sit beside the clone")
+    return [(f.name.split(".")[0], gzip.decompress(f.read_bytes())) for f in files]
+
+
+_HEAD = re.compile(rb"<head[^>]*>", re.IGNORECASE)
+
+
+def unique_copy(html: bytes, number: int) -> bytes:
+    """The page with a ``<meta name="benchmark-copy">`` after ``<head>``: same article, new bytes."""
+    tag = b'<meta name="benchmark-copy" content="%d">' % number
+    match = _HEAD.search(html)
+    return html[:match.end()] + tag + html[match.end():] if match else tag + html
+
+
+class Sampler(threading.Thread):
+    """Samples RSS and PSS (MB) of a process and all its descendants every ``interval`` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.5):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples: list[dict] = []
+        self.cpu_s: dict[int, float] = {}  # pid -> user + system CPU seconds, as last seen
+        self._halt = threading.Event()
+        self._start = time.monotonic()
+
+    def run(self) -> None:
+        pids: list[int] = []
+        while not self._halt.is_set():
+            if len(self.samples) % 4 == 0:  # the process tree changes rarely: rescan /proc every 2 s
+                pids = [self.pid, *descendants(self.pid)]
+            rss = pss = 0
+            for pid in pids:
+                rss += _proc_kb(pid, "status", "VmRSS:")
+                pss += _proc_kb(pid, "smaps_rollup", "Pss:")
+                self.cpu_s[pid] = max(self.cpu_s.get(pid, 0.0), _cpu_seconds(pid))
+            if rss:
+                self.samples.append({"t": round(time.monotonic() - self._start, 2), "processes": len(pids),
+                                     "rss_mb": round(rss / 1024, 1), "pss_mb": round(pss / 1024, 1),
+                                     "main_rss_mb": round(_proc_kb(self.pid, "status", "VmRSS:") / 1024, 1)})
+            self._halt.wait(self.interval)
+
+    def stop(self) -> dict:
+        """Stop sampling; peak and per-quarter figures (a flat crawl has equal late quarters)."""
+        self._halt.set()
+        self.join()
+        s = self.samples
+        if not s:
+            return {}
+        quarters = [s[len(s) * q // 4:max(len(s) * (q + 1) // 4, len(s) * q // 4 + 1)] for q in range(4)]
+        return {
+            "peak_rss_mb": max(x["rss_mb"] for x in s),
+            "peak_pss_mb": max(x["pss_mb"] for x in s),
+            "peak_main_rss_mb": max(x["main_rss_mb"] for x in s),
+            "max_processes": max(x["processes"] for x in s),
+            "rss_mb_by_quarter": [max(x["rss_mb"] for x in q) for q in quarters],
+            "pss_mb_by_quarter": [max(x["pss_mb"] for x in q) for q in quarters],
+            "samples": len(s),
+            "cpu_s_crawl_process": round(self.cpu_s.get(self.pid, 0.0), 2),
+            "cpu_s_children": round(sum(v for k, v in self.cpu_s.items() if k != self.pid), 2),
+        }
+
+
+def descendants(pid: int) -> list[int]:
+    """Process ids of all descendants of ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rpartition(")")[2].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_kb(pid: int, name: str, key: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def bare_loop(pages: list[tuple[str, str]]) -> tuple[float, float]:
+    """Wall and CPU seconds of trafilatura alone over ``(url, html)`` pages, with the crawl's options."""
+    import trafilatura
+
+    from newscrawler.extraction import TRAFILATURA_OPTIONS
+
+    start, cpu = time.perf_counter(), time.process_time()
+    for url, html in pages:
+        trafilatura.bare_extraction(html, url=url, **TRAFILATURA_OPTIONS)
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def extract_article_loop(pages: list[tuple[str, str]]) -> float:
+    """Seconds for :func:`newscrawler.extraction.extract_article` over the pages, one process."""
+    from newscrawler.extraction import extract_article
+
+    start = time.perf_counter()
+    for url, html in pages:
+        extract_article(html, url)
+    return time.perf_counter() - start
+
+
+def run_crawl(db: Path, targets: list[str], settings: tuple[str, ...], pages: int, check: bool = True) -> dict:
+    """Run ``newscrawler crawl`` in a subprocess with RSS sampling; its figures as a dict.
+
+    A crawl that fails exits the benchmark, unless not ``check``: then its figures say why.
+    """
+    args = [sys.executable, "-m", "newscrawler", "crawl", *targets, "--db", str(db)]
+    for setting in CRAWL_SETTINGS + settings:
+        args += ["-s", setting]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("SCRAPY_SETTINGS_MODULE", None)
+    start, own_cpu = time.perf_counter(), time.process_time()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=REPO, stdin=subprocess.DEVNULL)
+    sampler = Sampler(proc.pid)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    seconds = time.perf_counter() - start
+    server_cpu = time.process_time() - own_cpu  # this process meanwhile: the loopback server (+ sampler)
+    memory = sampler.stop()
+    if proc.returncode != 0:
+        if check:
+            sys.exit(f"crawl failed (exit {proc.returncode}):\n{stdout}\n{stderr[-4000:]}")
+        return {"failed": f"exit {proc.returncode}: {stderr.strip()[-500:]}", "seconds": round(seconds, 2)}
+    summary = [ln for ln in stdout.splitlines() if ln.startswith("fetched ")][-1]
+    conn = sqlite3.connect(db)
+    [(stats,)] = conn.execute("SELECT stats FROM crawls ORDER BY id DESC LIMIT 1").fetchall()
+    conn.close()
+    stats = json.loads(stats or "{}")
+    return {"seconds": round(seconds, 2), "pages_per_s": round(pages / seconds, 2), "summary": summary,
+            "elapsed_in_crawl_s": stats.get("elapsed_time_seconds"),
+            "workers": stats.get("archive/extraction/workers"), **memory,
+            "cpu_s_loopback_server": round(server_cpu, 2),
+            "cpu_ms_per_page": round((memory.get("cpu_s_crawl_process", 0) + memory.get("cpu_s_children", 0)
+                                      + server_cpu) * 1000 / pages, 1),
+            "warnings": [ln for ln in stderr.splitlines() if "WARNING" in ln or "ERROR" in ln][:20]}
+
+
+def storage(db: Path) -> dict:
+    """Bytes on disk per version, per table, and how small the raw HTML is stored."""
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    versions = conn.execute("SELECT count(*) FROM versions").fetchone()[0]
+    raw, stored, compressions = conn.execute(
+        "SELECT sum(size), sum(length(data)), group_concat(DISTINCT compression) FROM payloads").fetchone()
+    try:
+        tables = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"))
+    except sqlite3.OperationalError:  # SQLite built without dbstat
+        tables = {}
+    conn.close()
+    size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+    return {"db_bytes": size, "versions": versions, "bytes_per_version": round(size / max(versions, 1)),
+            "payload_raw_bytes": raw, "payload_stored_bytes": stored, "payload_compression": compressions,
+            "payload_stored_ratio": round(stored / raw, 4) if raw else None, "bytes_by_table": tables}
+
+
+def git_state() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True).stdout.strip()
+        return head + (" + uncommitted changes" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=2000, help="pages to serve and crawl (default 2000)")
+    parser.add_argument("--workers", default="", help="ARCHIVE_EXTRACT_WORKERS for crawl b (default: the setting's)")
+    parser.add_argument("--bare-pages", type=int, help="pages in the bare loop (default: all N)")
+    parser.add_argument("--skip-in-process", action="store_true", help="skip crawl b0 (workers=0)")
+    parser.add_argument("--recheck", choices=["both", "urls", "due"], default="both",
+                        help="c as the N article URLs named again (urls), as `crawl --recheck` with every "
+                             "article made due (due: conditional requests), or both (default)")
+    parser.add_argument("--set", "-s", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra setting for every crawl (repeatable)")
+    parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "throughput.json",
+                        help="where to write the figures")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary site and archives")
+    opts = parser.parse_args()
+
+    corpus = load_corpus()
+    tmp = Path(tempfile.mkdtemp(prefix="newscrawler-bench-"))
+    site = LoopbackSite(tmp / "site")
+    fixed = datetime(2026, 1, 1, tzinfo=UTC)
+    extra = tuple(opts.set)
+    results: dict = {"pages": opts.pages, "cpus": len(os.sched_getaffinity(0)), "corpus_pages": len(corpus),
+                     "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "git": git_state(),
+                     "python": platform.python_version(), "crawl_settings": list(CRAWL_SETTINGS + extra)}
+    try:
+        with site.serve():
+            served: list[tuple[str, str]] = []
+            raw_bytes = 0
+            for n in range(opts.pages):
+                page_id, html = corpus[n % len(corpus)]
+                body = unique_copy(html, n)
+                path = f"/news/{n:05d}/{page_id[:16]}.html"
+                site.add_page(path, body, lastmod=fixed, title=f"page {n}")
+                served.append((site.url(path), body.decode("utf-8")))
+                raw_bytes += len(body)
+            site.write_discovery()
+            results["served_raw_bytes"] = raw_bytes
+            bare = served[:opts.bare_pages or len(served)]
+            half = len(bare) // 2
+            print(f"{opts.pages} pages ({raw_bytes / 1e6:.0f} MB) on {site.base_url}; "
+                  f"{results['cpus']} CPUs", flush=True)
+
+            a1, a1_cpu = bare_loop(bare[:half])
+            print(f"a1 bare trafilatura, first {half} pages: {half / a1:.1f} pages/s", flush=True)
+
+            workers = (f"ARCHIVE_EXTRACT_WORKERS={opts.workers}",) if opts.workers else ()
+            db = tmp / "news.db"
+            b = run_crawl(db, [site.url("/sitemap.xml")], workers + extra, opts.pages)
+            b["storage"] = storage(db)
+            print(f"b  crawl: {b['pages_per_s']:.1f} pages/s, peak RSS {b.get('peak_rss_mb')} MB "
+                  f"(PSS {b.get('peak_pss_mb')} MB); {b['summary']}", flush=True)
+            results["crawl"] = b
+
+            if not opts.skip_in_process:
+                b0 = run_crawl(tmp / "in-process.db", [site.url("/sitemap.xml")],
+                               ("ARCHIVE_EXTRACT_WORKERS=0",) + extra, opts.pages)
+                print(f"b0 crawl, extraction in-process: {b0['pages_per_s']:.1f} pages/s, "
+                      f"peak RSS {b0.get('peak_rss_mb')} MB", flush=True)
+                results["crawl_in_process"] = b0
+
+            modes = ["urls", "due"] if opts.recheck == "both" else [opts.recheck]
+            for mode in modes:
+                site.clear_log()
+                if mode == "urls":  # named article URLs are always fetched (no conditional request)
+                    targets = [url for url, _ in served]
+                else:  # every article due (as if time had passed): crawl --recheck, conditional requests
+                    conn = sqlite3.connect(db)
+                    with conn:
+                        conn.execute("UPDATE articles SET next_check_at = '2000-01-01T00:00:00Z'")
+                    conn.close()
+                    targets = ["--recheck", "-s", f"ARCHIVE_RECHECK_MAX={opts.pages}"]
+                c = run_crawl(db, targets, workers + extra, opts.pages, check=False)
+                c["conditional_requests"] = sum(1 for _m, p, h in site.requests if p.startswith("/news/")
+                                                and ("If-None-Match" in h or "If-Modified-Since" in h))
+                c["page_requests"] = sum(1 for _m, p, _h in site.requests if p.startswith("/news/"))
+                c["storage_after"] = storage(db)
+                print(f"c  re-check ({mode}): {c.get('pages_per_s', 0):.1f} pages/s; {c.get('summary')}; "
+                      f"{c['conditional_requests']} of {c['page_requests']} requests conditional", flush=True)
+                results[f"recheck_{mode}"] = c
+
+            a2, a2_cpu = bare_loop(bare[half:])
+            print(f"a2 bare trafilatura, last {len(bare) - half} pages: {(len(bare) - half) / a2:.1f} pages/s",
+                  flush=True)
+            sample = [served[n] for n in range(min(len(corpus), len(served)))]
+            ea = extract_article_loop(sample)
+    finally:
+        if not opts.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept {tmp}")
+
+    a = len(bare) / (a1 + a2)
+    results["bare"] = {"pages": len(bare), "seconds": round(a1 + a2, 2), "pages_per_s": round(a, 2),
+                       "first_half_pages_per_s": round(half / a1, 2),
+                       "second_half_pages_per_s": round((len(bare) - half) / a2, 2),
+                       "cpu_ms_per_page": round((a1_cpu + a2_cpu) * 1000 / len(bare), 1)}
+    results["extract_article_loop"] = {"pages": len(sample), "pages_per_s": round(len(sample) / ea, 2)}
+    b = results["crawl"]["pages_per_s"]
+    ratios = {"b_over_a": round(b / a, 3)}
+    for mode in ("due", "urls"):
+        if results.get(f"recheck_{mode}", {}).get("pages_per_s"):
+            ratios[f"c_{mode}_over_b"] = round(results[f"recheck_{mode}"]["pages_per_s"] / b, 3)
+    c_key = next((k for k in ("c_due_over_b", "c_urls_over_b") if k in ratios), None)
+    ratios["c_over_b"] = ratios[c_key] if c_key else None
+    results["c_is"] = c_key
+    if "crawl_in_process" in results:
+        ratios["b0_over_a"] = round(results["crawl_in_process"]["pages_per_s"] / a, 3)
+    # What b/a would be with both cores busy for the crawl alone: CPU per page, bare against crawl.
+    cores = results["cpus"]
+    ratios["b_over_a_if_cores_were_free"] = round(
+        cores * results["bare"]["cpu_ms_per_page"] / results["crawl"]["cpu_ms_per_page"], 3)
+    results["ratios"] = ratios
+    measured = {**ratios, "peak_rss_mb": results["crawl"].get("peak_rss_mb"),
+                "payload_stored_ratio": results["crawl"]["storage"]["payload_stored_ratio"]}
+    results["targets"] = {
+        name: {"target": target, "measured": measured[name],
+               "met": (measured[name] <= target) if name in ("peak_rss_mb", "payload_stored_ratio")
+               else (measured[name] >= target)}
+        for name, target in TARGETS.items() if measured.get(name) is not None}
+    print(f"a  bare trafilatura: {a:.1f} pages/s (extract_article: "
+          f"{results['extract_article_loop']['pages_per_s']:.1f} pages/s)")
+    cr = results["crawl"]
+    print(f"CPU per page: bare {results['bare']['cpu_ms_per_page']} ms; crawl {cr['cpu_ms_per_page']} ms = "
+          f"crawl process {cr.get('cpu_s_crawl_process', 0) * 1000 / opts.pages:.1f} + workers "
+          f"{cr.get('cpu_s_children', 0) * 1000 / opts.pages:.1f} + loopback server "
+          f"{cr['cpu_s_loopback_server'] * 1000 / opts.pages:.1f}")
+    print(f"b/a = {ratios['b_over_a']:.2f} (target >= 1.4)   c/b = {ratios['c_over_b']} (target >= 5; {c_key})"
+          + "".join(f"   {k} = {v:.2f}" for k, v in ratios.items() if k not in ("b_over_a", "c_over_b") and v))
+    st = results["crawl"]["storage"]
+    print(f"storage: {st['bytes_per_version']} bytes on disk per version; raw HTML stored at "
+          f"{st['payload_stored_ratio']:.1%} of its size ({st['payload_compression']})")
+    opts.json.parent.mkdir(parents=True, exist_ok=True)
+    opts.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"figures written to {opts.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Test-only extraction hooks: a worker that crashes, raises or hangs on pages carrying a marker.
+
+:class:`HookedExtractPipeline` is :class:`newscrawler.pipelines.ExtractPipeline` with its
+``extract_function`` replaced by :func:`extract_with_hooks`; a crawl uses it through
+``-s ITEM_PIPELINES=`` + :func:`item_pipelines_setting`. Never used outside the tests.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import re
+import time
+from typing import Any
+
+from newscrawler.extraction import Extracted, extract_article
+from newscrawler.pipelines import ExtractPipeline
+
+HOOK = re.compile(r"<!-- test-hook: (segfault|exit|memory-error|sleep) ?([\d.]*) -->")
+"""A marker in a page, e.g. ``<!-- test-hook: segfault -->`` or ``<!-- test-hook: sleep 1.5 -->``."""
+
+
+def extract_with_hooks(html: str | bytes, url: str, **kwargs: Any) -> Extracted | None:
+    """:func:`extract_article`, after doing what the page's test-hook marker says.
+
+    ``segfault`` reads address 0 through ctypes (SIGSEGV, as a crashing C extension would),
+    ``exit`` ends the process with ``os._exit(3)``, ``memory-error`` raises :class:`MemoryError`,
+    ``sleep N`` waits N seconds first.
+    """
+    match = HOOK.search(html) if isinstance(html, str) else None
+    if match is not None:
+        action, argument = match.groups()
+        if action == "segfault":
+            ctypes.string_at(0)
+        elif action == "exit":
+            os._exit(3)
+        elif action == "memory-error":
+            raise MemoryError
+        elif action == "sleep":
+            time.sleep(float(argument))
+    return extract_article(html, url, **kwargs)
+
+
+class HookedExtractPipeline(ExtractPipeline):
+    """ExtractPipeline whose workers run :func:`extract_with_hooks`."""
+
+    extract_function = staticmethod(extract_with_hooks)
+
+
+def item_pipelines_setting() -> str:
+    """The project's ITEM_PIPELINES with ExtractPipeline swapped for the hooked one, as JSON for ``-s``."""
+    from newscrawler import settings
+
+    pipelines = {("tests.hooks.HookedExtractPipeline" if path == "newscrawler.pipelines.ExtractPipeline"
+                  else path): order for path, order in settings.ITEM_PIPELINES.items()}
+    return json.dumps(pipelines)
+
+
+def with_hook(html: str, hook: str) -> str:
+    """The page with a test-hook marker (e.g. ``"segfault"``, ``"sleep 2"``) right after ``<head>``."""
+    marker = f"<!-- test-hook: {hook} -->"
+    head = re.search(r"<head[^>]*>", html, re.IGNORECASE)
+    return html[:head.end()] + marker + html[head.end():] if head else marker + html

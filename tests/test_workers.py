@@ -1,0 +1,227 @@
+"""The extraction worker pool: same results as in-process, crashes cost one page, order per article."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import re
+import time
+
+import pytest
+from scrapy.settings import Settings
+
+from newscrawler.extraction import extract_article
+from newscrawler.pipelines import extract_workers
+from newscrawler.workers import TaskTimeout, WorkerCrashed, WorkerPool, default_workers, describe_exit
+from tests.crawling import rows, run_crawl, summary
+from tests.hooks import extract_with_hooks, item_pipelines_setting, with_hook
+from tests.site import load_fixture_pages
+
+PAGES = load_fixture_pages()
+ARTICLES = [c for c in PAGES if c["expected"].get("is_article", True)]
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with WorkerPool(2, timeout=20, preload=["newscrawler.extraction"]) as pool:
+        yield pool
+
+
+def unpicklable_result():
+    return lambda: None
+
+
+def test_pool_gives_the_same_extracted_as_in_process(pool):
+    futures = [pool.submit(extract_article, c["html"], c["expected"]["url"], default_tz="Europe/Berlin")
+               for c in PAGES]
+    for case, future in zip(PAGES, futures, strict=True):
+        assert future.result() == extract_article(case["html"], case["expected"]["url"],
+                                                  default_tz="Europe/Berlin"), case["name"]
+
+
+@pytest.mark.parametrize(("task", "reason"), [
+    ((ctypes.string_at, 0), "worker process killed by signal 11 (SIGSEGV)"),
+    ((os._exit, 3), "worker process exited with status 3"),
+])
+def test_a_dead_worker_fails_its_task_only(pool, task, reason):
+    html, url = ARTICLES[0]["html"], ARTICLES[0]["expected"]["url"]
+    crashes = pool.crashes
+    before = [pool.submit(extract_article, html, url) for _ in range(3)]
+    doomed = pool.submit(*task)
+    after = [pool.submit(extract_article, html, url) for _ in range(3)]
+    with pytest.raises(WorkerCrashed, match=re.escape(reason)):
+        doomed.result()
+    expected = extract_article(html, url)
+    assert [f.result() for f in before + after] == [expected] * 6
+    assert pool.crashes == crashes + 1
+
+
+def test_memory_error_is_the_task_result_and_the_worker_lives_on():
+    with WorkerPool(1) as pool:
+        with pytest.raises(MemoryError):
+            pool.submit(extract_with_hooks, with_hook(ARTICLES[0]["html"], "memory-error"), "http://x/").result()
+        assert pool.submit(pow, 2, 10).result() == 1024
+        assert (pool.started, pool.crashes) == (1, 0)
+
+
+def test_unpicklable_result_fails_its_task(pool):
+    with pytest.raises(RuntimeError, match="could not send its answer back"):
+        pool.submit(unpicklable_result).result()
+    assert pool.submit(pow, 3, 2).result() == 9
+
+
+def test_a_task_past_the_timeout_is_killed():
+    with WorkerPool(1, timeout=0.5) as pool:
+        slow = pool.submit(time.sleep, 30)
+        quick = pool.submit(pow, 2, 5)
+        with pytest.raises(TaskTimeout, match="still running after 0.5 s"):
+            slow.result(timeout=20)
+        assert quick.result(timeout=20) == 32
+        assert (pool.timeouts, pool.started) == (1, 2)
+
+
+def test_shutdown_stops_the_processes():
+    pool = WorkerPool(2)
+    assert pool.submit(pow, 2, 2).result() == 4
+    pids = pool.pids()
+    assert pids
+    pool.shutdown()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.submit(pow, 2, 2)
+
+
+def test_workers_setting():
+    assert extract_workers(Settings({"ARCHIVE_EXTRACT_WORKERS": None})) == default_workers() >= 1
+    assert extract_workers(Settings({"ARCHIVE_EXTRACT_WORKERS": ""})) == default_workers()
+    assert extract_workers(Settings({"ARCHIVE_EXTRACT_WORKERS": "0"})) == 0
+    assert extract_workers(Settings({"ARCHIVE_EXTRACT_WORKERS": 3})) == 3
+    with pytest.raises(ValueError, match="0 or more"):
+        extract_workers(Settings({"ARCHIVE_EXTRACT_WORKERS": "-1"}))
+
+
+def test_describe_exit():
+    assert describe_exit(-9) == "killed by signal 9 (SIGKILL)"
+    assert describe_exit(1) == "exited with status 1"
+
+
+# --- full crawls ------------------------------------------------------------------------------------
+
+
+def test_crawl_with_workers_archives_what_in_process_extraction_does(loopback_site, tmp_path):
+    for case in PAGES:
+        loopback_site.add_page(f"/news/{case['name']}.html", case["html"])
+    loopback_site.write_discovery()
+    tables = {}
+    for workers in (0, 2):
+        db = tmp_path / f"workers-{workers}.db"
+        run_crawl(db, loopback_site.url("/sitemap.xml"), settings=(f"ARCHIVE_EXTRACT_WORKERS={workers}",))
+        tables[workers] = rows(db, "SELECT a.url, v.headline, v.body, v.authors, v.date_published, v.language, "
+                                   "v.tags, v.content_digest FROM versions v JOIN articles a ON a.id = v.article_id "
+                                   "ORDER BY a.url")
+        [(stats,)] = rows(db, "SELECT stats FROM crawls")
+        assert json.loads(stats)["archive/extraction/workers"] == workers
+    assert len(tables[0]) == len(ARTICLES)
+    assert tables[2] == tables[0]
+
+
+def test_a_crashing_page_fails_alone_and_the_crawl_goes_on(loopback_site, tmp_path):
+    hooks = {"segfault": "segfault", "exit": "exit", "memory": "memory-error", "hang": "sleep 60"}
+    good = {}
+    for case in ARTICLES:
+        loopback_site.add_page(f"/news/{case['name']}.html", case["html"])
+        good[loopback_site.url(f"/news/{case['name']}.html")] = case
+    for name, hook in hooks.items():
+        loopback_site.add_page(f"/bad/{name}.html", with_hook(ARTICLES[0]["html"], hook))
+    loopback_site.write_discovery()
+    db = tmp_path / "news.db"
+    proc = run_crawl(db, loopback_site.url("/sitemap.xml"), settings=(
+        f"ITEM_PIPELINES={item_pipelines_setting()}", "ARCHIVE_EXTRACT_WORKERS=2", "ARCHIVE_EXTRACT_TIMEOUT=3"))
+    assert summary(proc)["new"] == len(ARTICLES)
+    assert summary(proc)["failed"] == len(hooks)
+    failed = dict(rows(db, "SELECT requested_url, error FROM captures WHERE outcome = 'failed'"))
+    assert failed == {
+        loopback_site.url("/bad/segfault.html"): "extraction crashed: worker process killed by signal 11 (SIGSEGV)",
+        loopback_site.url("/bad/exit.html"): "extraction crashed: worker process exited with status 3",
+        loopback_site.url("/bad/memory.html"): "extraction failed: MemoryError",
+        loopback_site.url("/bad/hang.html"): "extraction timed out: still running after 3 s; worker killed",
+    }
+    headlines = dict(rows(db, "SELECT a.url, v.headline FROM versions v JOIN articles a ON a.id = v.article_id"))
+    assert headlines == {url: case["expected"]["headline"] for url, case in good.items()}
+    [(stats,)] = rows(db, "SELECT stats FROM crawls")
+    stats = json.loads(stats)
+    assert (stats["archive/extraction/crashed"], stats["archive/extraction/timeout"],
+            stats["archive/extraction/error"]) == (2, 1, 1)
+
+
+def test_captures_of_one_url_are_archived_in_fetch_order(loopback_site, tmp_path):
+    """/story is fetched twice (named, and through a redirect from /old): it changes in between,
+    and the first fetch's extraction is slower; the archive still holds them in fetch order."""
+    case = ARTICLES[0]
+    first = with_hook(case["html"], "sleep 3")
+    lead = case["expected"]["body_must_contain"][0]
+    second = case["html"].replace(lead, lead + " A later sentence was added to this story.")
+    assert second != case["html"]
+    served = []
+
+    def story(request):
+        served.append(time.monotonic())
+        if len(served) > 1:
+            time.sleep(0.5)  # the second fetch surely arrives second
+        body = first if len(served) == 1 else second
+        request.send_body(200, body, content_type="text/html; charset=utf-8")
+
+    loopback_site.add_route("/story.html", story)
+    loopback_site.add_route("/old.html", lambda request: request.send_body(
+        301, b"", headers={"Location": "/story.html"}))
+    db = tmp_path / "news.db"
+    proc = run_crawl(db, loopback_site.url("/story.html"), loopback_site.url("/old.html"), settings=(
+        f"ITEM_PIPELINES={item_pipelines_setting()}", "ARCHIVE_EXTRACT_WORKERS=2"))
+    assert len(served) == 2
+    assert (summary(proc)["new"], summary(proc)["changed"]) == (1, 1), proc.stdout
+    captures = rows(db, "SELECT c.outcome, v.version, v.body FROM captures c JOIN versions v "
+                        "ON v.id = c.version_id ORDER BY c.id")
+    assert [(outcome, version) for outcome, version, _ in captures] == [("new", 1), ("changed", 2)]
+    assert "A later sentence was added" not in captures[0][2]
+    assert "A later sentence was added" in captures[1][2]
+
+
+def _item(html: str, url: str = "http://127.0.0.1/news/story.html"):
+    from newscrawler.items import ArticleItem
+
+    return ArticleItem(requested_url=url, final_url=url, status=200, captured_at="2026-01-01T00:00:00Z",
+                       content_type="text/html; charset=utf-8", body=html.encode(), html=html, hints={})
+
+
+def test_in_process_extraction_fails_one_page_on_memory_error():
+    import asyncio
+
+    from scrapy.utils.test import get_crawler
+
+    from tests.hooks import HookedExtractPipeline
+
+    crawler = get_crawler(settings_dict={"ARCHIVE_EXTRACT_WORKERS": 0})
+    pipeline = HookedExtractPipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    good = asyncio.run(pipeline.process_item(_item(ARTICLES[0]["html"])))
+    bad = asyncio.run(pipeline.process_item(_item(with_hook(ARTICLES[0]["html"], "memory-error"))))
+    pipeline.close_spider()
+    assert good["extracted"]["headline"] == ARTICLES[0]["expected"]["headline"]
+    assert (bad["outcome"], bad["error"], bad.get("extracted")) == ("failed", "extraction failed: MemoryError", None)
+    assert crawler.stats.get_value("archive/extraction/error") == 1
+    assert crawler.stats.get_value("archive/extraction/workers") == 0
+
+
+def test_extract_article_lets_memory_error_through(monkeypatch):
+    """A MemoryError inside trafilatura is no verdict on the page: it must reach ExtractPipeline."""
+    from newscrawler import extraction
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(extraction.trafilatura, "bare_extraction", out_of_memory)
+    with pytest.raises(MemoryError):
+        extract_article(ARTICLES[0]["html"], ARTICLES[0]["expected"]["url"])
