@@ -213,8 +213,22 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """Capture lookups that cost the same whatever an article's history (benchmarks/scale.py):
+    last_fetch by (article, version, status); last_capture_at by URL and time."""
+    db.executescript(
+        """
+        CREATE INDEX captures_article_version ON captures(article_id, version_id, status);
+        CREATE INDEX captures_requested_url_at ON captures(requested_url, captured_at);
+        CREATE INDEX captures_final_url_at ON captures(final_url, captured_at);
+        DROP INDEX captures_requested_url;
+        DROP INDEX captures_final_url;
+        """
+    )
+
+
 #: Schema migrations, applied in order by :meth:`Archive.open`; ``PRAGMA user_version`` counts them.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3]
 #: A paragraph seen in at least this many articles of one site is that site's boilerplate.
 BOILERPLATE_MIN_ARTICLES = 3
 #: A known article whose new body is shorter than this share of its current version is not compared.
