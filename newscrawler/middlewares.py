@@ -240,7 +240,7 @@ class BackoffMiddleware:
         self.codes = {int(code) for code in settings.getlist("RETRY_HTTP_CODES")}
         self.base = settings.getfloat("ARCHIVE_BACKOFF_BASE", 2.0)
         self.cap = settings.getfloat("ARCHIVE_BACKOFF_MAX", 120.0)
-        self._normal: dict[str, float] = {}  # slot key -> its delay before we raised it
+        self._normal: dict[str, tuple[float, Any]] = {}  # slot key -> (delay, jitter) before backing off
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackoffMiddleware:
@@ -254,20 +254,27 @@ class BackoffMiddleware:
             return response
         if response.status not in self.codes:
             if key in self._normal:
-                slot.delay = self._normal.pop(key)
+                slot.delay, jitter = self._normal.pop(key)
+                setattr(slot, _jitter_attribute(slot), jitter)
             return response
         delay = retry_after_seconds(response.headers.get(b"Retry-After"))
         if delay is None:
             delay = self.base * 2 ** request.meta.get("retry_times", 0)
         delay = min(delay, self.cap)
-        self._normal.setdefault(key, slot.delay)
+        self._normal.setdefault(key, (slot.delay, getattr(slot, _jitter_attribute(slot))))
         slot.delay = max(slot.delay, delay)
+        setattr(slot, _jitter_attribute(slot), 0)  # RANDOMIZE_DOWNLOAD_DELAY would wait as little as half
         stats = self.crawler.stats
         stats.inc_value("archive/backoff/count")
         stats.max_value("archive/backoff/max_seconds", delay)
         logger.info("HTTP %s from %s: waiting %.1f s between requests to %s", response.status, request.url,
                     delay, key)
         return response
+
+
+def _jitter_attribute(slot: Any) -> str:
+    """The download slot's delay-randomisation attribute: ``jitter`` (Scrapy >= 2.14) or the older name."""
+    return "jitter" if hasattr(slot, "jitter") else "randomize_delay"
 
 
 def retry_after_seconds(value: bytes | None) -> float | None:
