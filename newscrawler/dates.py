@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import warnings
 
 from dateutil import parser as date_parser
@@ -15,6 +16,10 @@ logger = logging.getLogger(__name__)
 _DEFAULT_A = dt.datetime(2000, 1, 1, 0, 0, 0)
 _DEFAULT_B = dt.datetime(2004, 2, 2, 23, 59, 59)
 _MIN_YEAR, _MAX_YEAR = 1990, 2100
+# ISO 8601 as sitemaps, JSON-LD and our own columns write it: read by the standard library, ten
+# times faster than dateutil (a day alone, or a day with a time and perhaps an offset or "Z").
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?\Z")
 # Zone abbreviations that news sites print and dateutil does not know by itself (offsets in seconds;
 # source: the IANA tz database's abbreviations for these zones).
 _TZINFOS = {
@@ -38,13 +43,27 @@ def parse_date(raw: str | None, default_tz: str = "UTC") -> dt.datetime | dt.dat
     text = raw.strip()
     if not text or len(text) > 100:
         return None
+    if _ISO_DAY.match(text) or _ISO_TIME.match(text):
+        try:
+            value = dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+        except ValueError:  # "2024-02-30": left to dateutil, which refuses it too
+            pass
+        else:
+            if not _MIN_YEAR <= value.year <= _MAX_YEAR:
+                return None
+            return value if len(text) == 10 else _to_utc(value, default_tz)
+    return _parse_dateutil(text, default_tz)
+
+
+def _parse_dateutil(text: str, default_tz: str) -> dt.datetime | dt.date | None:
+    """:func:`parse_date` of any format dateutil reads (the slow path)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
             first = date_parser.parse(text, default=_DEFAULT_A, tzinfos=_TZINFOS)
             second = date_parser.parse(text, default=_DEFAULT_B, tzinfos=_TZINFOS)
     except (ValueError, OverflowError, TypeError, date_parser.ParserError):
-        logger.debug("unparseable date %r", raw)
+        logger.debug("unparseable date %r", text)
         return None
     if (first.year, first.month, first.day) != (second.year, second.month, second.day):
         return None  # no full day given ("March 2024")
@@ -52,9 +71,14 @@ def parse_date(raw: str | None, default_tz: str = "UTC") -> dt.datetime | dt.dat
         return None
     if first.hour != second.hour:
         return first.date()  # no time given; missing minutes or seconds are read as zero
-    zone = first.tzinfo or tz.gettz(default_tz) or dt.UTC
+    return _to_utc(first, default_tz)
+
+
+def _to_utc(value: dt.datetime, default_tz: str) -> dt.datetime | None:
+    """An aware datetime in UTC; a naive one is read in ``default_tz``. None when it overflows."""
+    zone = value.tzinfo or tz.gettz(default_tz) or dt.UTC
     try:
-        return first.replace(tzinfo=zone).astimezone(dt.UTC)
+        return value.replace(tzinfo=zone).astimezone(dt.UTC)
     except (ValueError, OverflowError):
         return None
 

@@ -39,8 +39,9 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
 }
 #: Sign-up and promo boxes: a short element (under 400 characters of text) around an e-mail form.
 #: Pruned before extraction, with a watched site's own prune_xpath expressions.
-SIGNUP_BOX_XPATH = ('//*[not(self::html or self::body)][.//form//input[@type="email" or contains(@name, "mail")]]'
-                    '[string-length(normalize-space(.)) < 400]')
+#: (Written from the form up: testing every element of the page for a form inside costs 1-2 ms a page.)
+SIGNUP_BOX_XPATH = ('//form[.//input[@type="email" or contains(@name, "mail")]]'
+                    '/ancestor::*[not(self::html or self::body)][string-length(normalize-space(.)) < 400]')
 #: A paragraph whose text is at least this share of link text is a link list or a "READ MORE:" line.
 LINK_DENSITY_MAX = 0.5
 # trafilatura's block elements (its XML output format); anything else in a body is inline markup.

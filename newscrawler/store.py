@@ -10,7 +10,6 @@ import dataclasses
 import json
 import logging
 import sqlite3
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import sqlite_utils
 
+from newscrawler.compression import DICTIONARY_MAX_BYTES, PayloadCodec
 from newscrawler.changes import (
     changed_fields,
     comparable_digest,
@@ -227,8 +227,24 @@ def _migration_3(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_4(db: sqlite_utils.Database) -> None:
+    """zstd payloads against a per-site dictionary (newscrawler.compression); zlib ones stay readable."""
+    db.executescript(
+        """
+        ALTER TABLE payloads ADD COLUMN dictionary TEXT REFERENCES payloads(digest);
+        -- The stored page each site's payloads are compressed against (itself stored without one).
+        CREATE TABLE site_dictionaries (
+            site TEXT PRIMARY KEY,
+            payload_digest TEXT NOT NULL REFERENCES payloads(digest),
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 #: Schema migrations, applied in order by :meth:`Archive.open`; ``PRAGMA user_version`` counts them.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3,
+                                                             _migration_4]
 #: A paragraph seen in at least this many articles of one site is that site's boilerplate.
 BOILERPLATE_MIN_ARTICLES = 3
 #: A known article whose new body is shorter than this share of its current version is not compared.
@@ -264,6 +280,7 @@ class Archive:
         self.path = path
         self.boilerplate_min_articles = BOILERPLATE_MIN_ARTICLES
         self.shrink_ratio = SHRINK_RATIO
+        self._codec = PayloadCodec()
 
     @classmethod
     def open(cls, path: str | Path, *, readonly: bool = False) -> Archive:
@@ -409,10 +426,16 @@ class Archive:
 
     def payload(self, digest: str) -> bytes | None:
         """The raw bytes stored under a payload digest (decompressed), or None."""
-        row = self._one("SELECT compression, data FROM payloads WHERE digest = ?", [digest])
+        row = self._one("SELECT compression, dictionary, data FROM payloads WHERE digest = ?", [digest])
         if row is None:
             return None
-        return zlib.decompress(row["data"]) if row["compression"] == "zlib" else row["data"]
+        return self._codec.decompress(row["data"], row["compression"], row["dictionary"], self._dictionary)
+
+    def _dictionary(self, digest: str) -> bytes:
+        raw = self.payload(digest)
+        if raw is None:
+            raise sqlite3.IntegrityError(f"payload dictionary {digest} is missing")
+        return raw
 
     def _one(self, sql: str, params: Any) -> dict[str, Any] | None:
         rows = self._all(sql, params)
@@ -473,7 +496,7 @@ class Archive:
                 version_id = article["latest_version_id"]
                 self.db.execute("UPDATE articles SET gone_at = NULL WHERE id = ?", [article["id"]])
             if outcome == "not_comparable":
-                raw_digest = self._store_payload(capture)  # kept for review
+                raw_digest = self._store_payload(capture, article["site"])  # kept for review
             self._checked(article, capture.captured_at, gone=outcome == "gone")
         capture_id = self._insert_capture(capture, crawl_id, article["id"] if article else None, version_id,
                                           outcome, raw_digest, note)
@@ -522,7 +545,7 @@ class Archive:
         if len(ex["body"]) < self.shrink_ratio * len(latest["body"]):
             note = (f"body shrank to {len(ex['body'])} of {len(latest['body'])} characters: a paywall "
                     "teaser, soft 404 or error page? not compared")
-            raw_digest = self._store_payload(capture)
+            raw_digest = self._store_payload(capture, site)
             self._checked(article, now)
             capture_id = self._insert_capture(capture, crawl_id, article["id"], None, "not_comparable",
                                               raw_digest, note)
@@ -533,7 +556,7 @@ class Archive:
     def _new_version(self, capture: Capture, crawl_id: int | None, article: dict[str, Any],
                      latest: dict[str, Any] | None, number: int, outcome: str, key: str) -> Recorded:
         ex, now = capture.extracted, capture.captured_at
-        raw_digest = self._store_payload(capture)
+        raw_digest = self._store_payload(capture, registered_domain(key))
         cursor = self.db.execute(
             """INSERT INTO versions (article_id, version, captured_at, headline, authors,
                  date_published, date_published_raw, date_modified, date_modified_raw, language,
@@ -590,15 +613,19 @@ class Archive:
 
     def _learn_paragraphs(self, site: str, article_id: int, body: str) -> None:
         """Count, per site, in how many articles each paragraph appears."""
-        for digest in {paragraph_digest(p) for p in paragraphs(body)}:
-            cursor = self.db.execute(
-                "INSERT OR IGNORE INTO site_paragraphs (site, digest, article_id) VALUES (?, ?, ?)",
-                [site, digest, article_id])
-            if cursor.rowcount == 1:
-                self.db.execute(
-                    """INSERT INTO site_paragraph_counts (site, digest, articles) VALUES (?, ?, 1)
-                       ON CONFLICT (site, digest) DO UPDATE SET articles = articles + 1""",
-                    [site, digest])
+        digests = list({paragraph_digest(p) for p in paragraphs(body)})
+        known: set[str] = set()
+        for start in range(0, len(digests), 500):
+            chunk = digests[start:start + 500]
+            known.update(row[0] for row in self.db.execute(
+                f"SELECT digest FROM site_paragraphs WHERE site = ? AND article_id = ? "
+                f"AND digest IN ({','.join('?' * len(chunk))})", [site, article_id, *chunk]))
+        rows = [(site, digest) for digest in digests if digest not in known]
+        self.db.conn.executemany(
+            f"INSERT INTO site_paragraphs (site, digest, article_id) VALUES (?, ?, {int(article_id)})", rows)
+        self.db.conn.executemany(
+            """INSERT INTO site_paragraph_counts (site, digest, articles) VALUES (?, ?, 1)
+               ON CONFLICT (site, digest) DO UPDATE SET articles = articles + 1""", rows)
 
     def _boilerplate(self, site: str, bodies: list[str]) -> frozenset[str]:
         """Digests of the paragraphs of ``bodies`` that recur in enough articles of ``site``."""
@@ -627,15 +654,28 @@ class Archive:
                         [version["id"], extractor, result["headline"], result["body"]])
         return {"headline": result["headline"], "body": result["body"]}
 
-    def _store_payload(self, capture: Capture) -> str | None:
+    def _store_payload(self, capture: Capture, site: str) -> str | None:
+        """Store the capture's raw body once per digest, zstd against ``site``'s dictionary.
+
+        The first body stored for a site (up to DICTIONARY_MAX_BYTES) is stored without a
+        dictionary and becomes the site's dictionary. Returns the digest, None for no body.
+        """
         if not capture.body:
             return None
         digest = payload_digest(capture.body)
+        if self.db.execute("SELECT 1 FROM payloads WHERE digest = ?", [digest]).fetchone():
+            return digest
+        row = self.db.execute("SELECT payload_digest FROM site_dictionaries WHERE site = ?", [site]).fetchone()
+        dictionary = row[0] if row else None
         self.db.execute(
-            """INSERT OR IGNORE INTO payloads (digest, content_type, size, compression, data)
-               VALUES (?, ?, ?, 'zlib', ?)""",
-            [digest, capture.content_type, len(capture.body), zlib.compress(capture.body, 6)],
+            """INSERT INTO payloads (digest, content_type, size, compression, dictionary, data)
+               VALUES (?, ?, ?, 'zstd', ?, ?)""",
+            [digest, capture.content_type, len(capture.body), dictionary,
+             self._codec.compress(capture.body, dictionary, self._dictionary)],
         )
+        if dictionary is None and len(capture.body) <= DICTIONARY_MAX_BYTES:
+            self.db.execute("INSERT OR IGNORE INTO site_dictionaries (site, payload_digest, created_at) "
+                            "VALUES (?, ?, ?)", [site, digest, utcnow_iso()])
         return digest
 
     def _insert_capture(self, capture: Capture, crawl_id: int | None, article_id: int | None,

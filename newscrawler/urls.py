@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -39,7 +40,11 @@ def registered_domain(url: str) -> str:
 
     IP addresses and hosts without a public suffix (``localhost``) are their own domain.
     """
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    return _registered_domain_of_host((urlsplit(url).hostname or "").lower().rstrip("."))
+
+
+@functools.lru_cache(maxsize=4096)
+def _registered_domain_of_host(host: str) -> str:
     try:
         ipaddress.ip_address(host)
         return host

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from xml.etree import ElementTree
 import lxml.html
 import pytest
 import yaml
+import zstandard
 from click.testing import CliRunner
 
 from newscrawler.cli import cli
@@ -536,9 +536,21 @@ def test_raw_html_is_a_download_never_rendered(archive):
     assert "sandbox" in response.headers["content-security-policy"]
     assert response.content == harbour_page(edited=False).encode("utf-8")
     assert missing.status_code == 404
-    # Datasette's own blob download (the compressed bytes) is an attachment too
+    # Datasette's own blob download (the compressed bytes) is an attachment too, and zstd with the
+    # documented dictionary (another download) gives the page back: readable without newscrawler
     assert blob.headers["content-disposition"].startswith("attachment")
-    assert zlib.decompress(blob.content) == response.content
+    conn = sqlite3.connect(archive["db"])
+    [(compression, dictionary)] = conn.execute(
+        "SELECT compression, dictionary FROM payloads WHERE digest = ?", [digest]).fetchall()
+    conn.close()
+    assert compression == "zstd"
+    if dictionary is None:
+        assert zstandard.ZstdDecompressor().decompress(blob.content) == response.content
+    else:
+        [raw_dictionary] = get(archive["db"], f"/news/-/payload/{dictionary}")
+        decompressor = zstandard.ZstdDecompressor(dict_data=zstandard.ZstdCompressionDict(
+            raw_dictionary.content, dict_type=zstandard.DICT_TYPE_RAWCONTENT))
+        assert decompressor.decompress(blob.content) == response.content
 
 
 # --- Atom feed -----------------------------------------------------------------------------------
