@@ -68,11 +68,26 @@ def normalize_text(text: str | None) -> str:
     and joined by one blank line (``"\\n\\n"``). Letters, digits and punctuation are never changed.
     Idempotent: ``normalize_text(normalize_text(t)) == normalize_text(t)``.
     """
+    global _normalized_chars
     if not text:
         return ""
-    text = unicodedata.normalize("NFC", text)
-    paragraphs = (_SPACES.sub(" ", p).strip() for p in _PARAGRAPH_BREAK.split(text))
-    return "\n\n".join(p for p in paragraphs if p)
+    found = _normalized.get(text)
+    if found is None:
+        normal = unicodedata.normalize("NFC", text)
+        found = "\n\n".join(p for p in (_SPACES.sub(" ", p).strip() for p in _PARAGRAPH_BREAK.split(normal)) if p)
+        if _normalized_chars > _NORMALIZED_MAX_CHARS:
+            _normalized.clear()
+            _normalized_chars = 0
+        _normalized[text] = _normalized[found] = found
+        _normalized_chars += len(text) + len(found)
+    return found
+
+
+# Texts normalised lately, and their normal forms (each its own): a capture's body is normalised for
+# several digests and comparisons, and a body from extraction is normal already. Bounded by characters.
+_normalized: dict[str, str] = {}
+_normalized_chars = 0
+_NORMALIZED_MAX_CHARS = 1_000_000
 
 
 def paragraphs(body: str | None) -> list[str]:
