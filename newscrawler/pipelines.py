@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import shlex
 import sys
@@ -15,6 +16,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import is_asyncio_available
 
 from newscrawler.extraction import Extracted, extract_article, prose_paragraphs
+from newscrawler.memory import MMAP_THRESHOLD, fix_mmap_threshold
 from newscrawler.store import Archive, Capture
 from newscrawler.urls import clean_url
 from newscrawler.workers import TaskTimeout, WorkerCrashed, WorkerPool, default_workers
@@ -89,8 +91,9 @@ class ExtractPipeline:
 
     Settings: ``ARCHIVE_MIN_BODY_CHARS`` (shortest body, in characters, that counts as an
     article), ``ARCHIVE_DEFAULT_TZ`` (zone for dates without one), ``ARCHIVE_EXTRACT_WORKERS``,
-    ``ARCHIVE_EXTRACT_TIMEOUT`` (seconds). Stats: ``archive/extraction/failed`` (no body),
-    ``.../too_short``, ``.../no_prose``, ``.../crashed``, ``.../timeout``, ``.../error``.
+    ``ARCHIVE_EXTRACT_TIMEOUT`` (seconds), ``ARCHIVE_MMAP_THRESHOLD`` (bytes, set in the workers).
+    Stats: ``archive/extraction/failed`` (no body), ``.../too_short``, ``.../no_prose``,
+    ``.../crashed``, ``.../timeout``, ``.../error``.
     """
 
     #: What the workers run: a module-level function with the signature of
@@ -117,8 +120,10 @@ class ExtractPipeline:
             logger.warning("ARCHIVE_EXTRACT_WORKERS=%d needs the asyncio reactor; extracting in "
                            "the crawl process", self.workers)
         elif self.workers:
+            threshold = self.crawler.settings.getint("ARCHIVE_MMAP_THRESHOLD", MMAP_THRESHOLD)
             self.pool = WorkerPool(self.workers, timeout=self.timeout,
-                                   preload=[self.extract_function.__module__])
+                                   preload=[self.extract_function.__module__],
+                                   initializer=functools.partial(fix_mmap_threshold, threshold) if threshold else None)
         self.stats.set_value("archive/extraction/workers", self.pool.size if self.pool else 0)
 
     def close_spider(self) -> None:

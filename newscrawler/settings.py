@@ -54,8 +54,8 @@ SPIDER_MIDDLEWARES = {
     "newscrawler.middlewares.OriginMiddleware": 40,
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
 }
-# Balances archive/scheduled against the captures when a crawl ends.
-EXTENSIONS = {"newscrawler.ledger.CaptureLedger": 100}
+# Balances archive/scheduled against the captures when a crawl ends; keeps memory flat (glibc).
+EXTENSIONS = {"newscrawler.ledger.CaptureLedger": 100, "newscrawler.memory.MmapThreshold": 0}
 
 ITEM_PIPELINES = {
     "newscrawler.pipelines.ExtractPipeline": 300,
@@ -85,6 +85,10 @@ ARCHIVE_DEFAULT_TZ = "UTC"
 ARCHIVE_EXTRACT_WORKERS = None
 # Seconds one page's extraction may take in a worker before it is killed (capture failed); 0 = no limit.
 ARCHIVE_EXTRACT_TIMEOUT = 60
+# Allocations of this many bytes or more are given back to the OS when freed, in the crawl process
+# and the extraction workers (glibc's mallopt M_MMAP_THRESHOLD; see newscrawler/memory.py); 0 = glibc's
+# own dynamic threshold, under which a long crawl's heap grows with its largest pages.
+ARCHIVE_MMAP_THRESHOLD = 128 * 1024
 # Largest article page (bytes, after Content-Encoding): a bigger one is a failed capture, never
 # archived half-read; news pages are rarely above a few MB.
 ARCHIVE_PAGE_MAXSIZE = 10 * 1024 * 1024

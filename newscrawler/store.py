@@ -17,7 +17,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import sqlite_utils
 
-from newscrawler.compression import DICTIONARY_MAX_BYTES, PayloadCodec
 from newscrawler.changes import (
     changed_fields,
     comparable_digest,
@@ -26,6 +25,7 @@ from newscrawler.changes import (
     paragraphs,
     payload_digest,
 )
+from newscrawler.compression import DICTIONARY_MAX_BYTES, PayloadCodec
 from newscrawler.dates import parse_date, utcnow_iso
 from newscrawler.policy import next_check_at
 from newscrawler.urls import article_key, clean_url, registered_domain

@@ -62,6 +62,9 @@ class WorkerPool:
         with :class:`TaskTimeout`; ``None`` for no limit.
     :param preload: modules imported once by the fork server, so new processes start warm
         (e.g. ``["newscrawler.extraction"]``: trafilatura takes about a second to import).
+    :param initializer: a picklable callable run with no arguments in each new process before its
+        first task (e.g. a ``mallopt`` setting); it must not raise: its process would die, failing
+        the task it was given.
 
     Processes come from a ``forkserver`` (not ``fork``: the crawl process runs threads, and a
     fork may copy a held lock), so as with any ``multiprocessing`` pool the main module must be
@@ -75,10 +78,12 @@ class WorkerPool:
             extracted = future.result()
     """
 
-    def __init__(self, workers: int, *, timeout: float | None = None, preload: Iterable[str] = ()):
+    def __init__(self, workers: int, *, timeout: float | None = None, preload: Iterable[str] = (),
+                 initializer: Callable[[], Any] | None = None):
         if workers < 1:
             raise ValueError(f"a WorkerPool needs at least 1 worker, got {workers}")
         self.timeout = timeout
+        self.initializer = initializer
         self._context = multiprocessing.get_context("forkserver")
         preload = list(preload)
         if preload:
@@ -201,7 +206,7 @@ class _Worker:
     def _ensure_process(self) -> multiprocessing.connection.Connection:
         if self.process is None:
             parent, child = self.pool._context.Pipe(duplex=True)
-            process = self.pool._context.Process(target=_worker_main, args=(child,),
+            process = self.pool._context.Process(target=_worker_main, args=(child, self.pool.initializer),
                                                  name=f"newscrawler-worker-{self.number}",
                                                  daemon=True)
             process.start()
@@ -234,9 +239,11 @@ class _Worker:
         self._discard(kill=True)
 
 
-def _worker_main(conn: multiprocessing.connection.Connection) -> None:
+def _worker_main(conn: multiprocessing.connection.Connection, initializer: Callable[[], Any] | None = None) -> None:
     """A worker process: run tasks from ``conn`` and send back ``(True, result)`` or ``(False, error)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer()
     while True:
         try:
             task = conn.recv()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 import re
@@ -79,6 +80,15 @@ def test_a_task_past_the_timeout_is_killed():
             slow.result(timeout=20)
         assert quick.result(timeout=20) == 32
         assert (pool.timeouts, pool.started) == (1, 2)
+
+
+def test_the_initializer_runs_in_every_new_process(tmp_path):
+    with WorkerPool(1, initializer=functools.partial(os.chdir, str(tmp_path))) as pool:
+        assert pool.submit(os.getcwd).result(timeout=30) == str(tmp_path)
+        with pytest.raises(WorkerCrashed):
+            pool.submit(os._exit, 3).result(timeout=30)
+        assert pool.submit(os.getcwd).result(timeout=30) == str(tmp_path)  # the replacement too
+        assert pool.started == 2
 
 
 def test_shutdown_stops_the_processes():
