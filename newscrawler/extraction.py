@@ -91,7 +91,7 @@ class Extracted:
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a plain dict (lists stay lists)."""
-        return dataclasses.asdict(self)
+        return {name: list(value) if isinstance(value, list) else value for name, value in vars(self).items()}
 
 
 def extract_article(

@@ -41,6 +41,8 @@ def test_recheck_of_unchanged_archive_makes_no_extraction(loopback_site, tmp_pat
     [(stats,)] = rows(db, "SELECT stats FROM crawls ORDER BY id DESC LIMIT 1")
     stats = json.loads(stats)
     assert stats["archive/shortcut/not_modified"] == len(urls)
+    # nothing extracted, and no worker process started (no archive/extraction/processes_started)
+    assert stats["archive/extraction/workers"] >= 1
     assert not [k for k in stats if k.startswith("archive/extraction/") and k != "archive/extraction/workers"]
     assert rows(db, "SELECT DISTINCT outcome, note FROM captures WHERE discovered_via = 'recheck'") == [
         ("not_modified", "304 to a conditional request: not extracted")]

@@ -134,6 +134,7 @@ def test_crawl_with_workers_archives_what_in_process_extraction_does(loopback_si
                                    "ORDER BY a.url")
         [(stats,)] = rows(db, "SELECT stats FROM crawls")
         assert json.loads(stats)["archive/extraction/workers"] == workers
+        assert json.loads(stats).get("archive/extraction/processes_started", 0) == workers
     assert len(tables[0]) == len(ARTICLES)
     assert tables[2] == tables[0]
 
