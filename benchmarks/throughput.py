@@ -218,8 +218,9 @@ def storage(db: Path) -> dict:
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     versions = conn.execute("SELECT count(*) FROM versions").fetchone()[0]
-    raw, stored, compressions = conn.execute(
-        "SELECT sum(size), sum(length(data)), group_concat(DISTINCT compression) FROM payloads").fetchone()
+    raw, stored, compressions, against_dictionary = conn.execute(
+        "SELECT sum(size), sum(length(data)), group_concat(DISTINCT compression), count(dictionary) "
+        "FROM payloads").fetchone()
     try:
         tables = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"))
     except sqlite3.OperationalError:  # SQLite built without dbstat
@@ -228,6 +229,7 @@ def storage(db: Path) -> dict:
     size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
     return {"db_bytes": size, "versions": versions, "bytes_per_version": round(size / max(versions, 1)),
             "payload_raw_bytes": raw, "payload_stored_bytes": stored, "payload_compression": compressions,
+            "payloads_against_a_dictionary": against_dictionary,
             "payload_stored_ratio": round(stored / raw, 4) if raw else None, "bytes_by_table": tables}
 
 

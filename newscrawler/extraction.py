@@ -12,6 +12,7 @@ from typing import Any
 import lxml.etree
 import lxml.html
 import trafilatura
+from trafilatura.utils import load_html
 
 from newscrawler.changes import churn_kind, normalize_text
 from newscrawler.dates import isoformat, parse_date
@@ -116,7 +117,9 @@ def extract_article(
     """
     hints = hints or {}
     try:
-        tree = lxml.html.fromstring(html) if html else None
+        # Parsed once, by trafilatura's own parser (its settings give better bodies than lxml's
+        # defaults); bare_extraction works on a copy of the tree, so ours is read first, unchanged.
+        tree = load_html(html) if html else None
     except (lxml.etree.ParserError, ValueError) as exc:
         logger.debug("unparseable HTML at %s: %s", url, exc)
         return None
@@ -124,9 +127,8 @@ def extract_article(
         return None
     own = _page_metadata(tree, url)
     try:
-        # trafilatura parses the string itself: its parser settings give better bodies than a tree.
         doc = trafilatura.bare_extraction(
-            html, url=url, prune_xpath=[SIGNUP_BOX_XPATH, *(hints.get("prune_xpath") or [])],
+            tree, url=url, prune_xpath=[SIGNUP_BOX_XPATH, *(hints.get("prune_xpath") or [])],
             **TRAFILATURA_OPTIONS)
     except MemoryError:  # not a property of the page's markup: the capture fails, with the reason
         raise
