@@ -5,14 +5,14 @@ side in one run: stored size as a share of the raw size (sum over pages), and co
 decompression time per page on this machine. Dictionaries are never trained on the page they
 compress:
 
-  zlib-6 / zlib-9            what store.py writes today (level 6), and its best level
+  zlib-6 / zlib-9            what store.py wrote before schema 4 (level 6), and its best level
   zstd-N                     zstandard at level N, no dictionary
   zstd-3+global              a 112 KB dictionary trained on the *other* corpus's pages
                              (trafilatura-eval, 648 pages of other sites): a dictionary for all sites
   zstd-3+sibling             for the 48 pages of the 24 sites that have two pages here: the other
-                             page of the same site as a raw-content dictionary (what a per-site
-                             dictionary can do at best from one earlier page; the corpus has too few
-                             pages per site to train a per-site dictionary properly)
+                             page of the same site as a raw-content dictionary: what store.py writes
+                             since schema 4 (newscrawler/compression.py; the corpus has too few pages
+                             per site to train a per-site dictionary)
   zstd-3+previous            a new version of a page against its previous version as raw-content
                              dictionary (a delta): simulated re-render, one sentence of the article
                              edited and a per-request token changed. Optimistic: real re-renders also

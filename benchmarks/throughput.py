@@ -11,6 +11,8 @@ measures, in this order:
       fetched, unconditionally; same raw bytes skip extraction); "due", ``crawl --recheck`` once
       every article is due (next_check_at moved into the past): conditional requests, 304s
   a2  bare trafilatura over the second half
+  a|| one bare loop per CPU side by side, against one loop, over 242 pages: the ceiling of b/a on
+      this machine at that moment (a shared VM's CPUs do not give twice one CPU's work)
 
 a = N / (time of a1 + a2), so the baseline brackets the crawls on a shared, noisy machine. While
 each crawl runs, the RSS and PSS of the crawl process and its children (fork server, workers) are
@@ -164,6 +166,32 @@ def bare_loop(pages: list[tuple[str, str]]) -> tuple[float, float]:
     for url, html in pages:
         trafilatura.bare_extraction(html, url=url, **TRAFILATURA_OPTIONS)
     return time.perf_counter() - start, time.process_time() - cpu
+
+
+def _bare_worker(pages: list[tuple[str, str]]) -> float:
+    """CPU-bound body of :func:`side_by_side`: bare_loop's wall seconds in a pool process."""
+    return bare_loop(pages)[0]
+
+
+def side_by_side(pages: list[tuple[str, str]], processes: int) -> dict:
+    """The most any crawl could reach here: ``processes`` bare loops at once against one loop.
+
+    Each of ``processes`` spawned processes (trafilatura imported and warmed first) runs
+    :func:`bare_loop` over all ``pages``; then one loop alone in the same processes. On a
+    machine whose CPUs are not independent (SMT siblings, a busy host), ``processes`` loops give
+    less than ``processes`` times one, and so does any crawl that extracts on them.
+    """
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        pool.map(_bare_worker, [pages[:2]] * processes)  # import and warm up
+        start = time.perf_counter()
+        pool.map(_bare_worker, [pages] * processes, chunksize=1)
+        together = time.perf_counter() - start
+        alone = pool.apply(_bare_worker, (pages,))
+    return {"pages": len(pages), "processes": processes, "one_loop_pages_per_s": round(len(pages) / alone, 2),
+            "together_pages_per_s": round(processes * len(pages) / together, 2),
+            "speedup": round(processes * alone / together, 3)}
 
 
 def extract_article_loop(pages: list[tuple[str, str]]) -> float:
@@ -329,6 +357,11 @@ def main() -> None:
                   flush=True)
             sample = [served[n] for n in range(min(len(corpus), len(served)))]
             ea = extract_article_loop(sample)
+            ceiling = side_by_side(served[:2 * len(corpus)], results["cpus"])
+            print(f"   {ceiling['processes']} bare loops side by side: {ceiling['together_pages_per_s']:.1f} pages/s "
+                  f"= {ceiling['speedup']:.2f} x one loop ({ceiling['one_loop_pages_per_s']:.1f} pages/s): "
+                  "the most b/a can be on this machine now", flush=True)
+            results["bare_side_by_side"] = ceiling
     finally:
         if not opts.keep:
             shutil.rmtree(tmp, ignore_errors=True)
