@@ -432,10 +432,11 @@ class Archive:
         return self._codec.decompress(row["data"], row["compression"], row["dictionary"], self._dictionary)
 
     def _dictionary(self, digest: str) -> bytes:
-        raw = self.payload(digest)
-        if raw is None:
-            raise sqlite3.IntegrityError(f"payload dictionary {digest} is missing")
-        return raw
+        """The raw bytes of a dictionary payload, itself always stored without one (one hop at most)."""
+        row = self._one("SELECT compression, dictionary, data FROM payloads WHERE digest = ?", [digest])
+        if row is None or row["dictionary"] is not None:
+            raise sqlite3.IntegrityError(f"payload dictionary {digest} is missing or needs a dictionary itself")
+        return self._codec.decompress(row["data"], row["compression"], None, self._dictionary)
 
     def _one(self, sql: str, params: Any) -> dict[str, Any] | None:
         rows = self._all(sql, params)

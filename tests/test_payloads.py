@@ -112,3 +112,18 @@ def test_zlib_payloads_of_an_older_archive_stay_readable(tmp_path):
         assert archive.payload("sha256:old") == ARTICLE
         recorded = archive.record(_capture("https://www.northfieldcourier.example/local", SECTION, "Local"))
         assert archive.payload(archive.versions(recorded.article_id)[0]["payload_digest"]) == SECTION
+
+
+def test_a_dictionary_that_needs_a_dictionary_is_refused_not_followed(tmp_path):
+    """Dictionaries are one hop: a tampered row pointing a dictionary at itself raises, never loops."""
+    path = tmp_path / "news.db"
+    with Archive.open(path) as archive:
+        first = archive.record(_capture("https://www.northfieldcourier.example/bus-depot", ARTICLE, "Bus depot"))
+        second = archive.record(_capture("https://www.northfieldcourier.example/local", SECTION, "Local"))
+        dictionary, later = (archive.versions(r.article_id)[0]["payload_digest"] for r in (first, second))
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE payloads SET dictionary = digest WHERE digest = ?", [dictionary])
+    conn.close()
+    with Archive.open(path, readonly=True) as archive, pytest.raises(sqlite3.IntegrityError, match="dictionary"):
+        archive.payload(later)
