@@ -143,7 +143,7 @@ def _check_writable(db_path: str) -> None:
         with Archive.open(db_path) as archive:
             version = archive.db.execute("PRAGMA user_version").fetchone()[0]
             archive.db.execute(f"PRAGMA user_version = {int(version)}")  # a write that changes nothing
-    except (sqlite3.Error, OSError) as exc:
+    except (sqlite3.Error, OSError, RuntimeError) as exc:
         raise click.ClickException(f"cannot write the archive {db_path}: {exc}") from exc
 
 

@@ -104,7 +104,7 @@ def extract_article(
 ) -> Extracted | None:
     """Extract the article body and metadata from one HTML page.
 
-    ``html`` is the decoded page (bytes are decoded by lxml from the page's own declaration);
+    ``html`` is the decoded page (bytes are decoded by trafilatura's parser: UTF-8, else its guess);
     ``url`` the URL it was fetched from. ``hints`` may carry what discovery knew:
     ``title``, ``published`` and ``modified`` raw strings from a sitemap or syndication feed, used
     only when the page itself gives none, and ``prune_xpath``, a list of XPath expressions whose

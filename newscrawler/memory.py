@@ -25,7 +25,8 @@ MMAP_THRESHOLD = 128 * 1024
 
 
 def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
-    """Set glibc's mmap threshold to ``threshold`` bytes for this process (its children inherit it).
+    """Set glibc's mmap threshold to ``threshold`` bytes for this process (and children it forks;
+    processes from a fork server or spawned must call it themselves).
 
     Returns True when set; False, changing nothing, on a C library without ``mallopt`` (musl,
     macOS) or when glibc refuses the value. Never raises.

@@ -281,6 +281,7 @@ class Archive:
         self.boilerplate_min_articles = BOILERPLATE_MIN_ARTICLES
         self.shrink_ratio = SHRINK_RATIO
         self._codec = PayloadCodec()
+        self._dictionaries: bool | None = None
 
     @classmethod
     def open(cls, path: str | Path, *, readonly: bool = False) -> Archive:
@@ -288,6 +289,7 @@ class Archive:
 
         :raises FileNotFoundError: when ``readonly`` and the file does not exist.
         :raises sqlite3.DatabaseError: when the file is not a SQLite database.
+        :raises RuntimeError: when writable and the archive's schema is newer than this code knows.
         """
         path = Path(path)
         if readonly:
@@ -310,6 +312,10 @@ class Archive:
 
     def _migrate(self) -> None:
         current = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if current > len(MIGRATIONS):
+            self.db.close()
+            raise RuntimeError(f"archive {self.path} has schema {current}, newer than this newscrawler knows "
+                               f"({len(MIGRATIONS)}): upgrade newscrawler before writing to it")
         for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
             with self.db.atomic():
                 migration(self.db)
@@ -426,10 +432,18 @@ class Archive:
 
     def payload(self, digest: str) -> bytes | None:
         """The raw bytes stored under a payload digest (decompressed), or None."""
-        row = self._one("SELECT compression, dictionary, data FROM payloads WHERE digest = ?", [digest])
+        dictionary = "dictionary" if self._has_dictionaries() else "NULL AS dictionary"  # before schema 4
+        row = self._one(f"SELECT compression, {dictionary}, data FROM payloads WHERE digest = ?", [digest])
         if row is None:
             return None
         return self._codec.decompress(row["data"], row["compression"], row["dictionary"], self._dictionary)
+
+    def _has_dictionaries(self) -> bool:
+        """Whether ``payloads`` has its ``dictionary`` column (schema 4; a read-only open of an older
+        archive is not migrated)."""
+        if self._dictionaries is None:
+            self._dictionaries = any(row[1] == "dictionary" for row in self.db.execute("PRAGMA table_info(payloads)"))
+        return self._dictionaries
 
     def _dictionary(self, digest: str) -> bytes:
         """The raw bytes of a dictionary payload, itself always stored without one (one hop at most)."""
@@ -557,7 +571,7 @@ class Archive:
     def _new_version(self, capture: Capture, crawl_id: int | None, article: dict[str, Any],
                      latest: dict[str, Any] | None, number: int, outcome: str, key: str) -> Recorded:
         ex, now = capture.extracted, capture.captured_at
-        raw_digest = self._store_payload(capture, registered_domain(key))
+        raw_digest = self._store_payload(capture, registered_domain(key), dictionary_candidate=True)
         cursor = self.db.execute(
             """INSERT INTO versions (article_id, version, captured_at, headline, authors,
                  date_published, date_published_raw, date_modified, date_modified_raw, language,
@@ -655,11 +669,12 @@ class Archive:
                         [version["id"], extractor, result["headline"], result["body"]])
         return {"headline": result["headline"], "body": result["body"]}
 
-    def _store_payload(self, capture: Capture, site: str) -> str | None:
+    def _store_payload(self, capture: Capture, site: str, dictionary_candidate: bool = False) -> str | None:
         """Store the capture's raw body once per digest, zstd against ``site``'s dictionary.
 
-        The first body stored for a site (up to DICTIONARY_MAX_BYTES) is stored without a
-        dictionary and becomes the site's dictionary. Returns the digest, None for no body.
+        A site without a dictionary gets one from the first ``dictionary_candidate`` body stored
+        (an article page of up to DICTIONARY_MAX_BYTES, not a wall or error page kept for review),
+        itself stored without a dictionary. Returns the digest, None for no body.
         """
         if not capture.body:
             return None
@@ -674,7 +689,7 @@ class Archive:
             [digest, capture.content_type, len(capture.body), dictionary,
              self._codec.compress(capture.body, dictionary, self._dictionary)],
         )
-        if dictionary is None and len(capture.body) <= DICTIONARY_MAX_BYTES:
+        if dictionary is None and dictionary_candidate and len(capture.body) <= DICTIONARY_MAX_BYTES:
             self.db.execute("INSERT OR IGNORE INTO site_dictionaries (site, payload_digest, created_at) "
                             "VALUES (?, ?, ?)", [site, digest, utcnow_iso()])
         return digest

@@ -6,7 +6,9 @@ import zlib
 import pytest
 import sqlite_utils
 import zstandard
+from click.testing import CliRunner
 
+from newscrawler.cli import cli
 from newscrawler.compression import DICTIONARY_MAX_BYTES
 from newscrawler.store import MIGRATIONS, Archive, Capture
 from tests.site import FIXTURES
@@ -97,16 +99,20 @@ def test_a_rolled_back_capture_leaves_no_dictionary_behind(tmp_path, monkeypatch
         assert archive.payload(digest) == SECTION
 
 
-def test_zlib_payloads_of_an_older_archive_stay_readable(tmp_path):
-    path = tmp_path / "news.db"
+def _schema_3_archive(path) -> None:
     db = sqlite_utils.Database(path)
-    for migration in MIGRATIONS[:3]:  # an archive of schema 3, before zstd
+    for migration in MIGRATIONS[:3]:
         migration(db)
     db.execute("PRAGMA user_version = 3")
     db.execute("INSERT INTO payloads (digest, content_type, size, compression, data) VALUES (?, ?, ?, ?, ?)",
                ["sha256:old", "text/html", len(ARTICLE), "zlib", zlib.compress(ARTICLE, 6)])
     db.conn.commit()
     db.close()
+
+
+def test_zlib_payloads_of_an_older_archive_stay_readable(tmp_path):
+    path = tmp_path / "news.db"
+    _schema_3_archive(path)  # before zstd
     with Archive.open(path) as archive:
         assert archive.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert archive.payload("sha256:old") == ARTICLE
@@ -127,3 +133,40 @@ def test_a_dictionary_that_needs_a_dictionary_is_refused_not_followed(tmp_path):
     conn.close()
     with Archive.open(path, readonly=True) as archive, pytest.raises(sqlite3.IntegrityError, match="dictionary"):
         archive.payload(later)
+
+
+def test_a_read_only_open_of_an_older_archive_reads_its_payloads(tmp_path):
+    """newscrawler serve opens read-only, which never migrates: schema 3 has no dictionary column."""
+    path = tmp_path / "news.db"
+    _schema_3_archive(path)
+    with Archive.open(path, readonly=True) as archive:
+        assert archive.db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert archive.payload("sha256:old") == ARTICLE
+
+
+def test_an_archive_newer_than_the_code_is_not_written(tmp_path):
+    path = tmp_path / "news.db"
+    Archive.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(RuntimeError, match="upgrade newscrawler"):
+        Archive.open(path)
+    result = CliRunner().invoke(cli, ["crawl", "http://127.0.0.1:9/a.html", "--db", str(path)])
+    assert result.exit_code != 0 and "newer than this newscrawler" in result.output
+
+
+def test_a_wall_page_kept_for_review_never_becomes_the_sites_dictionary(tmp_path):
+    path = tmp_path / "news.db"
+    huge = ARTICLE + b"<!--" + b"x" * DICTIONARY_MAX_BYTES + b"-->"  # too big to be a dictionary
+    url = "https://www.northfieldcourier.example/huge"
+    with Archive.open(path) as archive:
+        archive.record(_capture(url, huge, "Huge"))
+        wall = Capture(requested_url=url, final_url=url, captured_at="2026-11-30T10:00:00Z", status=403,
+                       body=b"<html><body>Subscribe to read</body></html>", content_type="text/html",
+                       outcome="failed", error="HTTP 403")
+        assert archive.record(wall).outcome == "not_comparable"
+        assert archive.db.execute("SELECT count(*) FROM site_dictionaries").fetchone()[0] == 0
+        later = archive.record(_capture("https://www.northfieldcourier.example/local", SECTION, "Local"))
+        digest = archive.versions(later.article_id)[0]["payload_digest"]
+        assert archive.db.execute("SELECT payload_digest FROM site_dictionaries").fetchall() == [(digest,)]
