@@ -43,6 +43,7 @@ class PayloadCodec:
     def __init__(self, cache_size: int = 8):
         self.cache_size = cache_size
         self._plain = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        self._plain_decompressor = zstandard.ZstdDecompressor()
         self._compressors: collections.OrderedDict[str, zstandard.ZstdCompressor] = collections.OrderedDict()
         self._decompressors: collections.OrderedDict[str, zstandard.ZstdDecompressor] = collections.OrderedDict()
 
@@ -71,7 +72,7 @@ class PayloadCodec:
         if compression != "zstd":
             raise ValueError(f"unknown payload compression {compression!r}")
         if dictionary is None:
-            return zstandard.ZstdDecompressor().decompress(data)
+            return self._plain_decompressor.decompress(data)
         decompressor = self._cached(self._decompressors, dictionary, lambda raw: zstandard.ZstdDecompressor(
             dict_data=_raw_dictionary(raw)), load)
         return decompressor.decompress(data)

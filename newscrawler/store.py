@@ -432,22 +432,20 @@ class Archive:
 
     def payload(self, digest: str) -> bytes | None:
         """The raw bytes stored under a payload digest (decompressed), or None."""
-        dictionary = "dictionary" if self._has_dictionaries() else "NULL AS dictionary"  # before schema 4
-        row = self._one(f"SELECT compression, {dictionary}, data FROM payloads WHERE digest = ?", [digest])
+        row = self._payload_row(digest)
         if row is None:
             return None
         return self._codec.decompress(row["data"], row["compression"], row["dictionary"], self._dictionary)
 
-    def _has_dictionaries(self) -> bool:
-        """Whether ``payloads`` has its ``dictionary`` column (schema 4; a read-only open of an older
-        archive is not migrated)."""
-        if self._dictionaries is None:
+    def _payload_row(self, digest: str) -> dict[str, Any] | None:
+        if self._dictionaries is None:  # the column came with schema 4; read-only opens do not migrate
             self._dictionaries = any(row[1] == "dictionary" for row in self.db.execute("PRAGMA table_info(payloads)"))
-        return self._dictionaries
+        dictionary = "dictionary" if self._dictionaries else "NULL AS dictionary"
+        return self._one(f"SELECT compression, {dictionary}, data FROM payloads WHERE digest = ?", [digest])
 
     def _dictionary(self, digest: str) -> bytes:
         """The raw bytes of a dictionary payload, itself always stored without one (one hop at most)."""
-        row = self._one("SELECT compression, dictionary, data FROM payloads WHERE digest = ?", [digest])
+        row = self._payload_row(digest)
         if row is None or row["dictionary"] is not None:
             raise sqlite3.IntegrityError(f"payload dictionary {digest} is missing or needs a dictionary itself")
         return self._codec.decompress(row["data"], row["compression"], None, self._dictionary)
@@ -629,12 +627,8 @@ class Archive:
     def _learn_paragraphs(self, site: str, article_id: int, body: str) -> None:
         """Count, per site, in how many articles each paragraph appears."""
         digests = list({paragraph_digest(p) for p in paragraphs(body)})
-        known: set[str] = set()
-        for start in range(0, len(digests), 500):
-            chunk = digests[start:start + 500]
-            known.update(row[0] for row in self.db.execute(
-                f"SELECT digest FROM site_paragraphs WHERE site = ? AND article_id = ? "
-                f"AND digest IN ({','.join('?' * len(chunk))})", [site, article_id, *chunk]))
+        known = self._digests_among("SELECT digest FROM site_paragraphs WHERE site = ? AND article_id = ?",
+                                    [site, article_id], digests)
         rows = [(site, digest) for digest in digests if digest not in known]
         self.db.conn.executemany(
             f"INSERT INTO site_paragraphs (site, digest, article_id) VALUES (?, ?, {int(article_id)})", rows)
@@ -645,14 +639,19 @@ class Archive:
     def _boilerplate(self, site: str, bodies: list[str]) -> frozenset[str]:
         """Digests of the paragraphs of ``bodies`` that recur in enough articles of ``site``."""
         digests = list({paragraph_digest(p) for body in bodies for p in paragraphs(body)})
+        return frozenset(self._digests_among(
+            "SELECT digest FROM site_paragraph_counts WHERE site = ? AND articles >= ?",
+            [site, self.boilerplate_min_articles], digests))
+
+    def _digests_among(self, sql: str, params: list[Any], digests: list[str]) -> set[str]:
+        """The ``digest`` values ``sql`` (a SELECT of digests, its WHERE open) finds among ``digests``,
+        asked 500 at a time (SQLite's bound-parameter limit)."""
         found: set[str] = set()
         for start in range(0, len(digests), 500):
             chunk = digests[start:start + 500]
-            marks = ",".join("?" * len(chunk))
             found.update(row[0] for row in self.db.execute(
-                f"SELECT digest FROM site_paragraph_counts WHERE site = ? AND articles >= ? AND digest IN ({marks})",
-                [site, self.boilerplate_min_articles, *chunk]))
-        return frozenset(found)
+                f"{sql} AND digest IN ({','.join('?' * len(chunk))})", [*params, *chunk]))
+        return found
 
     def _reextracted(self, version: dict[str, Any], extractor: str, url: str,
                      reextract: Reextract) -> dict[str, Any] | None:
