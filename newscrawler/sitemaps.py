@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 _NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Entry:
     """One URL found by discovery, with what the sitemap or feed said of it (raw strings)."""
 

@@ -1,8 +1,10 @@
-"""Test-only extraction hooks: a worker that crashes, raises or hangs on pages carrying a marker.
+"""Test-only hooks: a worker that crashes, raises or hangs on pages carrying a marker; an
+extension that drops requests.
 
 :class:`HookedExtractPipeline` is :class:`newscrawler.pipelines.ExtractPipeline` with its
 ``extract_function`` replaced by :func:`extract_with_hooks`; a crawl uses it through
-``-s ITEM_PIPELINES=`` + :func:`item_pipelines_setting`. Never used outside the tests.
+``-s ITEM_PIPELINES=`` + :func:`item_pipelines_setting`. :class:`DropLongRequests` joins a
+crawl through ``-s EXTENSIONS=`` + :func:`extensions_setting`. Never used outside the tests.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import os
 import re
 import time
 from typing import Any
+
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
 
 from newscrawler.extraction import Extracted, extract_article
 from newscrawler.pipelines import ExtractPipeline
@@ -62,3 +67,25 @@ def with_hook(html: str, hook: str) -> str:
     marker = f"<!-- test-hook: {hook} -->"
     head = re.search(r"<head[^>]*>", html, re.IGNORECASE)
     return html[:head.end()] + marker + html[head.end():] if head else marker + html
+
+
+class DropLongRequests:
+    """Extension that drops every request for a URL over 2083 characters as it is scheduled: no
+    errback runs, as with Scrapy's own URL-length spider middleware (a request silently lost)."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> DropLongRequests:
+        extension = cls()
+        crawler.signals.connect(extension.request_scheduled, signal=signals.request_scheduled)
+        return extension
+
+    def request_scheduled(self, request: Any, spider: Any) -> None:
+        if len(request.url) > 2083:
+            raise IgnoreRequest(f"dropped: {len(request.url)} characters")
+
+
+def extensions_setting(*extra: str) -> str:
+    """The project's EXTENSIONS plus the ``extra`` ones (dotted paths), as JSON for ``-s``."""
+    from newscrawler import settings
+
+    return json.dumps({**settings.EXTENSIONS, **{path: 900 for path in extra}})

@@ -19,6 +19,7 @@ import pytest
 
 from tests.archive_checks import archive_problems, article_html, crawl_accounts, crawl_args, crawl_env
 from tests.crawling import REPO, rows
+from tests.hooks import extensions_setting
 from tests.site import (
     SITEMAP_NS,
     LoopbackRequestHandler,
@@ -275,14 +276,15 @@ def test_every_scheduled_url_is_a_capture(pages):
 
 
 def test_a_url_dropped_without_a_capture_shows_in_the_accounts(loopback_site, tmp_path):
-    """The check is not vacuous: with Scrapy's own URL-length middleware back (it drops a long URL
-    from the spider's output, no errback), the crawl's stats no longer add up, and it says so."""
+    """The check is not vacuous: when a long URL's request is dropped without its errback (as
+    Scrapy's own URL-length spider middleware would), the crawl's stats no longer add up, and it
+    says so."""
     loopback_site.add_page("/news/ok.html", article_html("A plain story"))
     loopback_site.add_file("/sitemap.xml", urlset([loopback_site.url("/news/ok.html"),
                                                   loopback_site.url("/news/long.html?q=" + "x" * 3000)]))
     db = tmp_path / "news.db"
     proc = crawl(db, loopback_site.url("/sitemap.xml"), settings=(
-        'SPIDER_MIDDLEWARES={"scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": 800}',))
+        f"EXTENSIONS={extensions_setting('tests.hooks.DropLongRequests')}",))
     stats = stats_of(db)
     assert (stats["archive/scheduled"], stats["archive/captured"], stats["archive/unaccounted"]) == (2, 1, 1)
     assert "1 of 2 scheduled URLs ended without a capture" in proc.stderr

@@ -36,6 +36,6 @@ class ArticleListSpider(ArchiveSpider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.article_urls:
-            request = self.article_request(url, "list", force=True)
-            if request is not None:
-                yield request
+            self.queue_article(url, "list", force=True)
+        for request in self.next_requests():
+            yield request

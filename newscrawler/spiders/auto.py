@@ -31,8 +31,10 @@ class AutoSpider(ArchiveSpider):
             raise ValueError("the auto spider needs -a urls='URL [URL ...]', -a sites=FILE or -a recheck=1")
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        for request in self.recheck_requests() if self.recheck else ():
-            yield request
+        if self.recheck:
+            self.queue_rechecks()
+            for request in self.next_requests():
+                yield request
         for request in self.site_requests():
             yield request
         for url in dict.fromkeys(self.urls):  # each named URL once

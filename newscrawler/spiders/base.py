@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import struct
+from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import sitemap_urls_from_robots
@@ -19,6 +22,7 @@ from newscrawler.changes import payload_digest
 from newscrawler.charsets import decode_html
 from newscrawler.dates import utcnow_iso
 from newscrawler.items import ArticleItem
+from newscrawler.middlewares import ORIGIN
 from newscrawler.policy import should_fetch
 from newscrawler.sitemaps import Entry, parse_feed, parse_sitemap, sniff_xml
 from newscrawler.sites import SiteConfig, load_sites
@@ -36,6 +40,18 @@ _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+
                "application/rdf+xml")
 
 
+@dataclasses.dataclass(slots=True)
+class Lead:
+    """An article page queued for fetching (see :meth:`ArchiveSpider.queue_article`)."""
+
+    url: str
+    via: str  # how it was found: sitemap, feed, recheck, list
+    entry: Entry | None  # what the sitemap or syndication feed said of it
+    site: SiteConfig | None  # the watched site it belongs to
+    conditional: bool  # send the last capture's validators
+    origin: str | None  # the URL the crawl started from, when known
+
+
 def split_urls(value: str | Iterable[str] | None) -> list[str]:
     """Spider argument to URL list: a list, or a string of URLs separated by commas or whitespace."""
     if value is None:
@@ -51,7 +67,9 @@ class ArchiveSpider(scrapy.Spider):
     Subclasses choose their start requests; every callback here yields either more discovery
     requests or :class:`ArticleItem` captures. Article URLs from sitemaps and syndication feeds
     follow :func:`newscrawler.policy.should_fetch` against the archive in ``ARCHIVE_DB``; article
-    URLs given directly are always fetched. Each article URL is requested once per crawl with
+    URLs given directly are always fetched. Article pages wait in the spider's own backlog and
+    reach Scrapy's scheduler a batch of ``CONCURRENT_REQUESTS`` at a time, whenever it runs dry,
+    so memory does not grow with the size of the sitemaps. Each article URL is requested once per crawl with
     ``dont_filter`` (our own per-crawl set), so Scrapy's duplicate filter, even a persistent one,
     never blocks a deliberate re-fetch. Re-fetches of archived articles are conditional
     (If-None-Match / If-Modified-Since from the last capture): a 304, or a body identical to the
@@ -68,6 +86,7 @@ class ArchiveSpider(scrapy.Spider):
                  recheck: str | bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._scheduled: set[str] = set()
+        self._backlog: deque[Lead] = deque()
         self._archive_handle: Archive | None = None
         self.sites: list[SiteConfig] = load_sites(sites) if isinstance(sites, (str, Path)) else list(sites or [])
         self.recheck = recheck in (True, "1", "true", "yes", "on")
@@ -81,7 +100,10 @@ class ArchiveSpider(scrapy.Spider):
         spider._default_tz = crawler.settings.get("ARCHIVE_DEFAULT_TZ", "UTC")
         spider._db_path = crawler.settings.get("ARCHIVE_DB")
         spider._recheck_max = crawler.settings.getint("ARCHIVE_RECHECK_MAX", 1000)
+        spider._feed_batch = max(1, crawler.settings.getint("CONCURRENT_REQUESTS"))
         crawler.signals.connect(spider._close_archive, signal=scrapy.signals.spider_closed)
+        crawler.signals.connect(spider._feed_engine, signal=scrapy.signals.scheduler_empty)
+        crawler.signals.connect(spider._keep_open, signal=scrapy.signals.spider_idle)
         return spider
 
     @property
@@ -105,8 +127,8 @@ class ArchiveSpider(scrapy.Spider):
             for url in site.feeds:
                 yield self.discovery_request(url, self.parse_feed, "feed", site)
 
-    def recheck_requests(self) -> Iterator[scrapy.Request]:
-        """Requests for archived articles whose re-check is due, most overdue first (capped)."""
+    def queue_rechecks(self) -> None:
+        """Queue the archived articles whose re-check is due, most overdue first (capped)."""
         if self._archive is None:
             return
         skipped_sites = {d for site in self.sites if not site.recheck for d in site.domains}
@@ -115,10 +137,8 @@ class ArchiveSpider(scrapy.Spider):
         for article in due:
             if article["site"] in skipped_sites:
                 continue
-            request = self.article_request(article["url"], "recheck", site=self._site_of(article["url"]),
-                                           force=True, conditional=True)
-            if request is not None:
-                yield request
+            self.queue_article(article["url"], "recheck", site=self._site_of(article["url"]),
+                               force=True, conditional=True)
 
     def _site_of(self, url: str) -> SiteConfig | None:
         domain = registered_domain(url)
@@ -126,50 +146,83 @@ class ArchiveSpider(scrapy.Spider):
 
     # --- requests ----------------------------------------------------------------------------
 
-    def article_request(self, url: str, via: str, entry: Entry | None = None, force: bool = False,
-                        site: SiteConfig | None = None, conditional: bool | None = None) -> scrapy.Request | None:
-        """A request for an article page, or None when the policy, the site's patterns or this crawl
-        already cover it.
+    def queue_article(self, url: str, via: str, entry: Entry | None = None, force: bool = False,
+                      site: SiteConfig | None = None, conditional: bool | None = None,
+                      origin: str | None = None) -> bool:
+        """Queue an article page for fetching; False when the policy, the site's patterns or this
+        crawl already cover it.
 
         ``force`` (article URLs named by the user, re-checks) skips the fetch policy but not the
         per-crawl dedupe. ``conditional`` (default: when not forced) sends the last capture's
-        validators. ``site`` applies a watched site's allow/deny patterns and prune XPaths.
+        validators. ``site`` applies a watched site's allow/deny patterns and prune XPaths;
+        ``origin`` is the URL the crawl started from (for :class:`TargetGuardMiddleware`).
+
+        The queue is the spider's own backlog of small :class:`Lead` records, not Scrapy's
+        scheduler: :meth:`next_requests` turns them into requests a batch at a time, when the
+        scheduler runs dry, so a 50,000-URL sitemap never holds 50,000 requests in memory.
         """
         try:
             key = clean_url(url)
         except ValueError:
             self.crawler.stats.inc_value("archive/discovery/bad_url")
             logger.warning("skipping a URL that is not absolute http(s): %r", url)
-            return None
+            return False
         if key in self._scheduled:
-            return None
+            return False
         if site is not None and not site.allows(url):
             self.crawler.stats.inc_value("archive/discovery/not_allowed")
-            return None
+            return False
         archive = self._archive
         if not force and archive is not None:
             last = archive.last_capture_at(url)
             if not should_fetch(last, entry.lastmod if entry else None, self._default_tz):
                 self.crawler.stats.inc_value("archive/discovery/unchanged")
-                return None
+                return False
         self._scheduled.add(key)
         self.crawler.stats.inc_value("archive/scheduled")
+        self._backlog.append(Lead(url, via, entry, site, conditional if conditional is not None else not force,
+                                  origin))
+        return True
+
+    def next_requests(self, limit: int | None = None) -> Iterator[scrapy.Request]:
+        """Requests for the next ``limit`` (default ``ARCHIVE_FEED_BATCH``) queued article pages,
+        oldest first; conditional ones carry the validators of the article's last capture."""
+        for _ in range(self._feed_batch if limit is None else limit):
+            if not self._backlog:
+                return
+            yield self._article_request(self._backlog.popleft())
+
+    def _article_request(self, lead: Lead) -> scrapy.Request:
+        entry, site = lead.entry, lead.site
         hints: dict[str, Any] = {"title": entry.title, "published": entry.published, "modified": entry.lastmod} \
             if entry else {}
         if site is not None and site.prune_xpath:
             hints["prune_xpath"] = site.prune_xpath
         headers = {}
-        if (conditional if conditional is not None else not force) and archive is not None:
-            last_fetch = archive.last_fetch(url)
+        archive = self._archive
+        if lead.conditional and archive is not None:
+            last_fetch = archive.last_fetch(lead.url)
             if last_fetch and last_fetch["etag"]:
                 headers["If-None-Match"] = last_fetch["etag"]
             if last_fetch and last_fetch["last_modified"]:
                 headers["If-Modified-Since"] = last_fetch["last_modified"]
-        return scrapy.Request(
-            url, callback=self.parse_article, errback=self.article_failed, dont_filter=True, headers=headers,
-            meta={"handle_httpstatus_list": ARTICLE_STATUSES, "via": via, "hints": hints,
-                  "download_maxsize": self._page_max_size},
-        )
+        meta = {"handle_httpstatus_list": ARTICLE_STATUSES, "via": lead.via, "hints": hints,
+                "download_maxsize": self._page_max_size}
+        if lead.origin is not None:
+            meta[ORIGIN] = lead.origin
+        return scrapy.Request(lead.url, callback=self.parse_article, errback=self.article_failed,
+                              dont_filter=True, headers=headers, meta=meta)
+
+    def _feed_engine(self) -> None:
+        """Hand the engine the next batch of queued article pages (on ``scheduler_empty``)."""
+        for request in self.next_requests():
+            self.crawler.engine.crawl(request)
+
+    def _keep_open(self) -> None:
+        """On ``spider_idle``: feed the engine, and keep the spider open, while pages are queued."""
+        if self._backlog:
+            self._feed_engine()
+            raise DontCloseSpider
 
     def discovery_request(self, url: str, callback: Any, via: str, site: SiteConfig | None = None) -> scrapy.Request:
         """A request for a sitemap, syndication feed, robots.txt or home page (of a watched ``site``)."""
@@ -190,7 +243,7 @@ class ArchiveSpider(scrapy.Spider):
         if root in _SITEMAP_ROOTS:
             yield from self.parse_sitemap(response)
         elif root in _FEED_ROOTS:
-            yield from self.parse_feed(response)
+            self.parse_feed(response)
         elif urlsplit(response.url).path.endswith("/robots.txt"):
             yield from self.parse_robots(response)
         elif urlsplit(response.url).path in ("", "/") and response.status == 200 \
@@ -225,7 +278,8 @@ class ArchiveSpider(scrapy.Spider):
                     robots)
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
-        """Child sitemaps of a sitemap index, or the article URLs of a urlset (fetch policy applied)."""
+        """Child sitemaps of a sitemap index; the article URLs of a urlset are queued (fetch policy
+        applied)."""
         body = self._unzipped(response)
         kind, entries = parse_sitemap(body) if body else (None, [])
         if kind is None:
@@ -238,13 +292,11 @@ class ArchiveSpider(scrapy.Spider):
                 yield self.discovery_request(response.urljoin(entry.url), self.parse_sitemap,
                                              "sitemap", response.meta.get("site"))
             else:
-                request = self.article_request(response.urljoin(entry.url), "sitemap", entry,
-                                               site=response.meta.get("site"))
-                if request is not None:
-                    yield request
+                self.queue_article(response.urljoin(entry.url), "sitemap", entry,
+                                   site=response.meta.get("site"), origin=response.meta.get(ORIGIN))
 
-    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
-        """The entries of an RSS or Atom syndication feed (fetch policy applied)."""
+    def parse_feed(self, response: Response) -> None:
+        """Queue the entries of an RSS or Atom syndication feed (fetch policy applied)."""
         body = self._unzipped(response)
         entries = parse_feed(body) if body else []
         if not entries and sniff_xml(body or b"") not in _FEED_ROOTS:
@@ -253,10 +305,8 @@ class ArchiveSpider(scrapy.Spider):
             return
         self.crawler.stats.inc_value("archive/discovery/feed")
         for entry in entries:
-            request = self.article_request(response.urljoin(entry.url), "feed", entry,
-                                           site=response.meta.get("site"))
-            if request is not None:
-                yield request
+            self.queue_article(response.urljoin(entry.url), "feed", entry,
+                               site=response.meta.get("site"), origin=response.meta.get(ORIGIN))
 
     def parse_article(self, response: Response) -> ArticleItem:
         """The capture of an article page, any status, ready for the item pipelines.

@@ -25,5 +25,6 @@ class RecheckSpider(ArchiveSpider):
         super().__init__(**kwargs)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        for request in self.recheck_requests():
+        self.queue_rechecks()
+        for request in self.next_requests():
             yield request
