@@ -311,16 +311,41 @@ class Archive:
         return archive
 
     def _migrate(self) -> None:
-        current = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if current > len(MIGRATIONS):
+        """Apply the missing :data:`MIGRATIONS`, each in its own transaction.
+
+        Each step takes the write lock first (``BEGIN IMMEDIATE``, waiting up to the busy timeout)
+        and reads the schema number under it, so processes that open a new or older archive at
+        the same moment (a cron crawl and a ``scrapy crawl``) apply every migration once.
+
+        :raises RuntimeError: when the archive's schema is newer than this code's.
+        """
+        while (current := self._schema_version()) < len(MIGRATIONS):
+            conn = self.db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                current = self._schema_version()
+                if current < len(MIGRATIONS):
+                    MIGRATIONS[current](self.db)
+                    conn.execute(f"PRAGMA user_version = {current + 1}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            if current < len(MIGRATIONS):
+                logger.info("archive %s migrated to schema %d", self.path, current + 1)
+
+    def _schema_version(self) -> int:
+        """The archive's schema number (``PRAGMA user_version``).
+
+        :raises RuntimeError: when it is newer than this code's (the connection is closed).
+        """
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
             self.db.close()
-            raise RuntimeError(f"archive {self.path} has schema {current}, newer than this newscrawler knows "
+            raise RuntimeError(f"archive {self.path} has schema {version}, newer than this newscrawler knows "
                                f"({len(MIGRATIONS)}): upgrade newscrawler before writing to it")
-        for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
-            with self.db.atomic():
-                migration(self.db)
-                self.db.execute(f"PRAGMA user_version = {number}")
-            logger.info("archive %s migrated to schema %d", self.path, number)
+        return version
 
     def close(self) -> None:
         """Close the connection."""

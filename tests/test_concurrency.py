@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import signal
 import sqlite3
@@ -17,10 +18,12 @@ import sys
 import threading
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from newscrawler.lock import ArchiveLocked, CrawlLock
+from newscrawler.store import MIGRATIONS, Archive
 from tests.archive_checks import archive_problems, article_html, crawl_accounts, crawl_args, crawl_env
 from tests.crawling import REPO, rows
 from tests.site import LoopbackSite, slow_route
@@ -232,3 +235,38 @@ def test_a_read_held_open_through_the_crawl_blocks_nothing(busy_archive):
     stats = json.loads(rows(busy_archive.db, "SELECT stats FROM crawls WHERE id = 1")[0][0])
     assert stats["archive/captured"] == 60 and "archive/write/failed" not in stats  # ...the writer wrote on
     assert archive_problems(busy_archive.db) == [] and crawl_accounts(busy_archive.db) == []
+
+
+def _open_at_once(path: Path, barrier: Any, errors: Any) -> None:
+    barrier.wait()
+    try:
+        Archive.open(path).close()
+    except Exception as exc:  # reported to the parent
+        errors.put(f"{type(exc).__name__}: {exc}")
+
+
+@pytest.mark.parametrize("existing_schema", [0, 3])
+def test_processes_opening_an_archive_at_once_migrate_it_once(tmp_path, existing_schema):
+    """A cron crawl and a ``scrapy crawl`` (or two) may create or upgrade the same archive at the
+    same moment: each opens it without an error and the schema ends complete."""
+    path = tmp_path / "news.db"
+    if existing_schema:
+        import sqlite_utils
+
+        db = sqlite_utils.Database(path)
+        for migration in MIGRATIONS[:existing_schema]:
+            migration(db)
+        db.execute(f"PRAGMA user_version = {existing_schema}")
+        db.close()
+    context = multiprocessing.get_context("fork")
+    barrier, errors = context.Barrier(6), context.Queue()
+    processes = [context.Process(target=_open_at_once, args=(path, barrier, errors)) for _ in range(6)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    reported = [errors.get(timeout=1) for _ in range(errors.qsize())] if not errors.empty() else []
+    assert reported == [] and [p.exitcode for p in processes] == [0] * 6
+    with Archive.open(path, readonly=True) as archive:
+        assert archive.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert "site_dictionaries" in archive.db.table_names()
