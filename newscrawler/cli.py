@@ -14,6 +14,7 @@ import click
 
 from newscrawler import __version__
 from newscrawler.changes import diff_versions, render_text, render_words_html
+from newscrawler.dates import utcnow_iso
 from newscrawler.store import Archive
 
 DEFAULT_DB = "archive/news.db"
@@ -44,6 +45,26 @@ def _parse_settings(values: tuple[str, ...]) -> dict[str, str]:
 def summary_line(stats: dict[str, Any]) -> str:
     """One line of counts from a crawl's stats: ``fetched 12, new 3, changed 1, ...``."""
     return ", ".join(f"{label} {stats.get(key, 0)}" for label, key in _SUMMARY)
+
+
+def final_line(stats: dict[str, Any], now: str) -> str:
+    """The line a crawl ends with, for cron logs: when (``now``, UTC ISO 8601), which crawl, how
+    long (seconds), then :func:`summary_line`:
+    ``2026-11-30T04:12:03Z crawl 7, 41 s: fetched 12, new 3, ...``."""
+    parts = [now]
+    if stats.get("archive/crawl_id") is not None:
+        parts.append(f"crawl {stats['archive/crawl_id']},")
+    parts.append(f"{stats.get('elapsed_time_seconds', 0):.0f} s:")
+    return " ".join(parts) + " " + summary_line(stats)
+
+
+def progress_line(stats: dict[str, Any]) -> str:
+    """The live line while a crawl runs: :func:`summary_line` with the fetched count out of the
+    article pages queued so far (``fetched 12 of 340, new 3, ...``); the total grows while
+    sitemaps and syndication feeds are read."""
+    line = summary_line(stats)
+    fetched = f"fetched {stats.get('item_scraped_count', 0)}"
+    return line.replace(fetched, f"{fetched} of {stats.get('archive/scheduled', 0)}", 1)
 
 
 @cli.command()
@@ -106,7 +127,7 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
     if progress is not None:
         click.echo()
     stats = crawler.stats.get_stats()
-    click.echo(summary_line(stats))
+    click.echo(final_line(stats, utcnow_iso().split(".")[0] + "Z"))
     failure = crawl_failure(stats, len(urls))
     if failure:
         raise click.ClickException(failure)
@@ -177,13 +198,13 @@ def crawl_failure(stats: dict[str, Any], start_urls: int) -> str | None:
 
 
 def _start_progress(crawler: Any) -> Any:
-    """Rewrite one progress line (the summary counts) every second until the spider closes."""
+    """Rewrite one progress line (:func:`progress_line`) every second until the spider closes."""
     from scrapy import signals
     from twisted.internet import task
 
     def show() -> None:
         if crawler.stats is not None:
-            click.echo("\r" + summary_line(crawler.stats.get_stats()), nl=False)
+            click.echo("\r" + progress_line(crawler.stats.get_stats()), nl=False)
 
     loop = task.LoopingCall(show)
 

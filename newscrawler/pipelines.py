@@ -265,6 +265,7 @@ class ArchivePipeline:
             "ARCHIVE_BOILERPLATE_MIN_ARTICLES", self.archive.boilerplate_min_articles)
         command = self.crawler.settings.get("ARCHIVE_COMMAND") or shlex.join(sys.argv)
         self.crawl_id = self.archive.start_crawl(command)
+        self.stats.set_value("archive/crawl_id", self.crawl_id)
         logger.info("archiving into %s (crawl %d)", self.path, self.crawl_id)
 
     def process_item(self, item: Any) -> Any:

@@ -50,8 +50,9 @@ def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 def summary(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """The counts of the crawl's summary line: ``{"fetched": 12, "new": 3, ...}``."""
-    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("fetched ")][-1]
+    """The counts of the crawl's final line (``<time> crawl N, S s: fetched 12, new 3, ...``):
+    ``{"fetched": 12, "new": 3, ...}``."""
+    line = [ln for ln in proc.stdout.splitlines() if ": fetched " in ln][-1].partition(": ")[2]
     counts = {}
     for part in line.split(", "):
         label, _, number = part.rpartition(" ")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
@@ -111,11 +113,13 @@ def test_diff_errors(edited_archive, tmp_path):
 def test_progress_line_on_a_terminal_and_quiet_without(loopback_site, tmp_path):
     loopback_site.add_page("/news/harbour.html", CASE["html"])
     loopback_site.add_route("/news/harbour.html", slow_route(2.5))
-    url = loopback_site.url("/news/harbour.html")
+    loopback_site.write_discovery()
+    url = loopback_site.url("/sitemap.xml")
     args = [sys.executable, "-m", "newscrawler", "crawl", url, "--db", str(tmp_path / "news.db"),
             "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     leader, follower = pty.openpty()
+    started = datetime.now(UTC).replace(microsecond=0)
     proc = subprocess.Popen(args, stdout=follower, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
     os.close(follower)
     output = b""
@@ -130,8 +134,12 @@ def test_progress_line_on_a_terminal_and_quiet_without(loopback_site, tmp_path):
     proc.wait(timeout=120)
     os.close(leader)
     text = output.decode()
-    assert "\rfetched 0, new 0" in text  # the live line while the slow page is fetched
-    assert text.rstrip().endswith(SUMMARY_ONE_NEW)
+    assert "\rfetched 0 of 1, new 0" in text  # the live line while the slow page is fetched
+    final = re.fullmatch(r"(\S+) crawl 1, (\d+) s: (.*)", text.rstrip().rpartition("\n")[2])
+    assert final is not None, text[-300:]
+    when, seconds, counts = final.groups()
+    assert started <= datetime.fromisoformat(when) <= datetime.now(UTC) and when.endswith("Z")
+    assert 2 <= int(seconds) <= 60 and counts == SUMMARY_ONE_NEW  # the page took 2.5 s
 
-    quiet = run_crawl(tmp_path / "other.db", url)  # stdout is a pipe: only the summary line
-    assert quiet.stdout == SUMMARY_ONE_NEW + "\n"
+    quiet = run_crawl(tmp_path / "other.db", url)  # stdout is a pipe: only the final line
+    assert re.fullmatch(r"\S+Z crawl 1, \d+ s: " + re.escape(SUMMARY_ONE_NEW) + "\n", quiet.stdout)
