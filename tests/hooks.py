@@ -89,3 +89,21 @@ def extensions_setting(*extra: str) -> str:
     from newscrawler import settings
 
     return json.dumps({**settings.EXTENSIONS, **{path: 900 for path in extra}})
+
+
+class SchedulerDepth:
+    """Extension that keeps, in the stat ``test/scheduler/max_queued``, the most requests Scrapy's
+    scheduler held at once (its ``scheduler/enqueued`` minus ``scheduler/dequeued`` counts)."""
+
+    def __init__(self, stats: Any):
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SchedulerDepth:
+        extension = cls(crawler.stats)
+        crawler.signals.connect(extension.request_scheduled, signal=signals.request_scheduled)
+        return extension
+
+    def request_scheduled(self, request: Any, spider: Any) -> None:
+        queued = 1 + self.stats.get_value("scheduler/enqueued", 0) - self.stats.get_value("scheduler/dequeued", 0)
+        self.stats.max_value("test/scheduler/max_queued", queued)
