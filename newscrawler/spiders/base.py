@@ -64,14 +64,18 @@ def split_urls(value: str | Iterable[str] | None) -> list[str]:
 class ArchiveSpider(scrapy.Spider):
     """Base of newscrawler's spiders (not run by itself).
 
-    Subclasses choose their start requests; every callback here yields either more discovery
-    requests or :class:`ArticleItem` captures. Article URLs from sitemaps and syndication feeds
-    follow :func:`newscrawler.policy.should_fetch` against the archive in ``ARCHIVE_DB``; article
-    URLs given directly are always fetched. Article pages wait in the spider's own backlog and
-    reach Scrapy's scheduler a batch of ``CONCURRENT_REQUESTS`` at a time, whenever it runs dry,
-    so memory does not grow with the size of the sitemaps. Each article URL is requested once per crawl with
-    ``dont_filter`` (our own per-crawl set), so Scrapy's duplicate filter, even a persistent one,
-    never blocks a deliberate re-fetch. Re-fetches of archived articles are conditional
+    Subclasses choose their start requests; every callback here yields more discovery requests,
+    queues article pages or returns :class:`ArticleItem` captures. Article URLs from sitemaps and
+    syndication feeds follow :func:`newscrawler.policy.should_fetch` against the archive in
+    ``ARCHIVE_DB``; article URLs given directly are always fetched.
+
+    Article pages wait in the spider's own backlog (:meth:`queue_article`) and reach Scrapy's
+    scheduler a batch of ``CONCURRENT_REQUESTS`` at a time, whenever it runs dry (signal
+    ``scheduler_empty``; ``spider_idle`` keeps the spider open while the backlog holds pages), so
+    memory does not grow with the size of the sitemaps. Those requests are handed to the engine
+    (``engine.crawl``): downloader middlewares see them, spider middlewares' output hooks do not.
+    Each article URL is requested once per crawl with ``dont_filter`` (our own per-crawl set), so
+    Scrapy's duplicate filter, even a persistent one, never blocks a deliberate re-fetch. Re-fetches of archived articles are conditional
     (If-None-Match / If-Modified-Since from the last capture): a 304, or a body identical to the
     last capture's, is archived without extraction.
 
