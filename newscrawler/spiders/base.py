@@ -75,9 +75,10 @@ class ArchiveSpider(scrapy.Spider):
     memory does not grow with the size of the sitemaps. Those requests are handed to the engine
     (``engine.crawl``): downloader middlewares see them, spider middlewares' output hooks do not.
     Each article URL is requested once per crawl with ``dont_filter`` (our own per-crawl set), so
-    Scrapy's duplicate filter, even a persistent one, never blocks a deliberate re-fetch. Re-fetches of archived articles are conditional
-    (If-None-Match / If-Modified-Since from the last capture): a 304, or a body identical to the
-    last capture's, is archived without extraction.
+    Scrapy's duplicate filter, even a persistent one, never blocks a deliberate re-fetch.
+    Re-fetches of archived articles are conditional (If-None-Match / If-Modified-Since from the
+    last capture): a 304, or a body identical to the last capture's, is archived without
+    extraction.
 
     Arguments: ``sites`` (path of a watched-sites TOML file, see :mod:`newscrawler.sites`) and
     ``recheck`` ("1"/"true": also re-fetch archived articles that are due, at most
