@@ -227,7 +227,7 @@ def run_crawl(db: Path, targets: list[str], settings: tuple[str, ...], pages: in
         if check:
             sys.exit(f"crawl failed (exit {proc.returncode}):\n{stdout}\n{stderr[-4000:]}")
         return {"failed": f"exit {proc.returncode}: {stderr.strip()[-500:]}", "seconds": round(seconds, 2)}
-    summary = [ln for ln in stdout.splitlines() if ln.startswith("fetched ")][-1]
+    summary = [ln for ln in stdout.splitlines() if ": fetched " in ln][-1]
     conn = sqlite3.connect(db)
     [(stats,)] = conn.execute("SELECT stats FROM crawls ORDER BY id DESC LIMIT 1").fetchall()
     conn.close()
