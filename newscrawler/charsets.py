@@ -35,8 +35,8 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
     for name in declared:
         if name.replace("_", "-").startswith(_WIDE) and (text := _strict(body, name)) is not None:
             return text
-    if _mostly_utf8(body):
-        return body.decode("utf-8", "replace")
+    if (text := _mostly_utf8(body)) is not None:
+        return text
     for name in declared:
         if codecs.lookup(name).name != "utf-8" and (text := _strict(body, name)) is not None:
             return text
@@ -52,14 +52,14 @@ def _strict(body: bytes, encoding: str) -> str | None:
         return None
 
 
-def _mostly_utf8(body: bytes) -> bool:
-    """Whether ``body`` is UTF-8: valid as such, or with more valid non-ASCII characters than bad bytes."""
+def _mostly_utf8(body: bytes) -> str | None:
+    """``body`` decoded as UTF-8 when it is UTF-8: valid as such, or with more valid non-ASCII
+    characters than bad bytes (those replaced by U+FFFD); else None."""
     try:
-        body.decode("utf-8")
-        return True
+        return body.decode("utf-8")
     except UnicodeDecodeError:
         pass
     text = body.decode("utf-8", "replace")
     bad = text.count("\ufffd") - body.count("\ufffd".encode())
     non_ascii = len(text) - len(text.encode("ascii", "ignore"))
-    return non_ascii - text.count("\ufffd") > bad
+    return text if non_ascii - text.count("\ufffd") > bad else None
