@@ -190,7 +190,7 @@ class ArchiveSpider(scrapy.Spider):
         return True
 
     def next_requests(self, limit: int | None = None) -> Iterator[scrapy.Request]:
-        """Requests for the next ``limit`` (default ``ARCHIVE_FEED_BATCH``) queued article pages,
+        """Requests for the next ``limit`` (default ``CONCURRENT_REQUESTS``) queued article pages,
         oldest first; conditional ones carry the validators of the article's last capture."""
         for _ in range(self._feed_batch if limit is None else limit):
             if not self._backlog:
