@@ -8,7 +8,7 @@ from newscrawler.dates import parse_date
 
 
 def should_fetch(last_capture_at: str | None, lastmod_raw: str | None,
-                 default_tz: str = "UTC") -> bool:
+                 default_tz: str = "UTC", now: dt.datetime | None = None) -> bool:
     """Whether to fetch a sitemap or feed entry.
 
     Yes when the URL was never captured, or when its lastmod (raw string from the sitemap or
@@ -16,7 +16,10 @@ def should_fetch(last_capture_at: str | None, lastmod_raw: str | None,
     lastmod in the same second as the capture, or on the same day when it gives only a day,
     counts as newer, since the edit may have come after the capture within that second or day.
     Missing an edit costs more than one extra fetch. An entry without a usable lastmod is left to
-    the re-check schedule.
+    the re-check schedule. A lastmod later than ``now`` (aware; default: the current time), from
+    a wrong clock or time zone, would stay newer than every capture until that time: such an
+    entry is fetched when its last capture is at least :data:`MIN_RECHECK_INTERVAL` old, so at
+    most once per 15 minutes, not on every crawl.
     """
     if not last_capture_at:
         return True
@@ -24,6 +27,9 @@ def should_fetch(last_capture_at: str | None, lastmod_raw: str | None,
     captured = parse_date(last_capture_at)
     if lastmod is None or not isinstance(captured, dt.datetime):
         return False
+    now = now or dt.datetime.now(dt.UTC)
+    if lastmod > (now if isinstance(lastmod, dt.datetime) else now.date()):
+        return now - captured >= MIN_RECHECK_INTERVAL
     if isinstance(lastmod, dt.datetime):
         if lastmod.microsecond == 0:
             captured = captured.replace(microsecond=0)
