@@ -6,6 +6,10 @@ import datetime as dt
 
 from newscrawler.dates import parse_date
 
+#: A lastmod up to this far ahead of our clock is taken as it is (the site's clock runs a little fast).
+FUTURE_SLACK = dt.timedelta(hours=1)
+_EARLIEST_ZONE = dt.timedelta(hours=14)  # UTC+14 (Line Islands)
+
 
 def should_fetch(last_capture_at: str | None, lastmod_raw: str | None,
                  default_tz: str = "UTC", now: dt.datetime | None = None) -> bool:
@@ -16,10 +20,11 @@ def should_fetch(last_capture_at: str | None, lastmod_raw: str | None,
     lastmod in the same second as the capture, or on the same day when it gives only a day,
     counts as newer, since the edit may have come after the capture within that second or day.
     Missing an edit costs more than one extra fetch. An entry without a usable lastmod is left to
-    the re-check schedule. A lastmod later than ``now`` (aware; default: the current time), from
-    a wrong clock or time zone, would stay newer than every capture until that time: such an
-    entry is fetched when its last capture is at least :data:`MIN_RECHECK_INTERVAL` old, so at
-    most once per 15 minutes, not on every crawl.
+    the re-check schedule. A lastmod more than :data:`FUTURE_SLACK` after ``now`` (aware; default:
+    the current time), from a wrong time zone or a bogus date, would stay newer than every capture
+    until that time: such an entry is fetched when its last capture is at least
+    :data:`MIN_RECHECK_INTERVAL` old, so at most once per 15 minutes, not on every crawl. A
+    date-only lastmod is in the future when it is after today's date in UTC+14, the earliest zone.
     """
     if not last_capture_at:
         return True
@@ -28,7 +33,7 @@ def should_fetch(last_capture_at: str | None, lastmod_raw: str | None,
     if lastmod is None or not isinstance(captured, dt.datetime):
         return False
     now = now or dt.datetime.now(dt.UTC)
-    if lastmod > (now if isinstance(lastmod, dt.datetime) else now.date()):
+    if lastmod > (now + FUTURE_SLACK if isinstance(lastmod, dt.datetime) else (now + _EARLIEST_ZONE).date()):
         return now - captured >= MIN_RECHECK_INTERVAL
     if isinstance(lastmod, dt.datetime):
         if lastmod.microsecond == 0:
