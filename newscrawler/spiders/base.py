@@ -31,6 +31,8 @@ from newscrawler.urls import clean_url, registered_domain
 
 logger = logging.getLogger(__name__)
 
+# Meta key of the article requests made from the backlog (counted in flight until their callback).
+_QUEUED = "archive_queued"
 # Statuses that reach the article callback (after retries) so that they become recorded captures:
 # 304 answers a conditional request; other 3xx are left to RedirectMiddleware.
 ARTICLE_STATUSES = [304, *range(400, 600)]
@@ -69,11 +71,14 @@ class ArchiveSpider(scrapy.Spider):
     syndication feeds follow :func:`newscrawler.policy.should_fetch` against the archive in
     ``ARCHIVE_DB``; article URLs given directly are always fetched.
 
-    Article pages wait in the spider's own backlog (:meth:`queue_article`) and reach Scrapy's
-    scheduler a batch of ``CONCURRENT_REQUESTS`` at a time, whenever it runs dry (signal
-    ``scheduler_empty``; ``spider_idle`` keeps the spider open while the backlog holds pages), so
-    memory does not grow with the size of the sitemaps. Those requests are handed to the engine
-    (``engine.crawl``): downloader middlewares see them, spider middlewares' output hooks do not.
+    Article pages wait in the spider's own backlog (:meth:`queue_article`), one queue per host,
+    and reach the engine so that about ``CONCURRENT_REQUESTS`` of them are in flight at a time,
+    the hosts taking turns (:meth:`next_requests`; topped up after each article response, when a
+    sitemap or feed was read, on ``scheduler_empty``; ``spider_idle`` keeps the spider open while
+    the backlog holds pages). A queued page costs about 400 bytes instead of a Scrapy request's
+    1.3-2.8 KB in the scheduler. Those requests are handed to the engine (``engine.crawl``):
+    downloader middlewares see them, spider middlewares' output hooks do not (no Referer header,
+    no depth).
     Each article URL is requested once per crawl with ``dont_filter`` (our own per-crawl set), so
     Scrapy's duplicate filter, even a persistent one, never blocks a deliberate re-fetch.
     Re-fetches of archived articles are conditional (If-None-Match / If-Modified-Since from the
@@ -91,7 +96,8 @@ class ArchiveSpider(scrapy.Spider):
                  recheck: str | bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._scheduled: set[str] = set()
-        self._backlog: deque[Lead] = deque()
+        self._backlog: dict[str, deque[Lead]] = {}  # host -> its queued article pages, hosts in turn order
+        self._in_flight = 0  # article requests from the backlog whose callback has not run yet
         self._archive_handle: Archive | None = None
         self.sites: list[SiteConfig] = load_sites(sites) if isinstance(sites, (str, Path)) else list(sites or [])
         self.recheck = recheck in (True, "1", "true", "yes", "on")
@@ -109,6 +115,7 @@ class ArchiveSpider(scrapy.Spider):
         crawler.signals.connect(spider._close_archive, signal=scrapy.signals.spider_closed)
         crawler.signals.connect(spider._feed_engine, signal=scrapy.signals.scheduler_empty)
         crawler.signals.connect(spider._keep_open, signal=scrapy.signals.spider_idle)
+        crawler.signals.connect(spider._request_dropped, signal=scrapy.signals.request_dropped)
         return spider
 
     @property
@@ -162,9 +169,9 @@ class ArchiveSpider(scrapy.Spider):
         validators. ``site`` applies a watched site's allow/deny patterns and prune XPaths;
         ``origin`` is the URL the crawl started from (for :class:`TargetGuardMiddleware`).
 
-        The queue is the spider's own backlog of small :class:`Lead` records, not Scrapy's
-        scheduler: :meth:`next_requests` turns them into requests a batch at a time, when the
-        scheduler runs dry, so a 50,000-URL sitemap never holds 50,000 requests in memory.
+        The queue is the spider's own backlog of small :class:`Lead` records, one queue per host,
+        not Scrapy's scheduler: :meth:`next_requests` turns them into requests as earlier ones
+        come back, so a 50,000-URL sitemap never holds 50,000 requests in memory.
         """
         try:
             key = clean_url(url)
@@ -185,17 +192,35 @@ class ArchiveSpider(scrapy.Spider):
                 return False
         self._scheduled.add(key)
         self.crawler.stats.inc_value("archive/scheduled")
-        self._backlog.append(Lead(url, via, entry, site, conditional if conditional is not None else not force,
-                                  origin))
+        lead = Lead(url, via, entry, site, conditional if conditional is not None else not force, origin)
+        self._backlog.setdefault(urlsplit(url).hostname or "", deque()).append(lead)
         return True
 
     def next_requests(self, limit: int | None = None) -> Iterator[scrapy.Request]:
-        """Requests for the next ``limit`` (default ``CONCURRENT_REQUESTS``) queued article pages,
-        oldest first; conditional ones carry the validators of the article's last capture."""
-        for _ in range(self._feed_batch if limit is None else limit):
-            if not self._backlog:
-                return
-            yield self._article_request(self._backlog.popleft())
+        """Requests for up to ``limit`` queued article pages (default: enough for
+        ``CONCURRENT_REQUESTS`` in flight), one host after another in turn, each host's pages
+        oldest first; conditional ones carry the validators of the article's last capture.
+
+        A page whose request cannot be made (the archive unreadable) is logged and counted as a
+        spider exception (``spider_exceptions/count``, so the crawl ends as failed); the others go on.
+        """
+        limit = self._feed_batch - self._in_flight if limit is None else limit
+        while limit > 0 and self._backlog:
+            host = next(iter(self._backlog))
+            leads = self._backlog.pop(host)
+            lead = leads.popleft()
+            if leads:
+                self._backlog[host] = leads  # to the back of the turn order
+            try:
+                request = self._article_request(lead)
+            except Exception as exc:
+                logger.exception("cannot request %s", lead.url)
+                self.crawler.stats.inc_value("spider_exceptions/count")
+                self.crawler.stats.inc_value(f"spider_exceptions/{type(exc).__name__}")
+                continue
+            limit -= 1
+            self._in_flight += 1
+            yield request
 
     def _article_request(self, lead: Lead) -> scrapy.Request:
         entry, site = lead.entry, lead.site
@@ -212,16 +237,26 @@ class ArchiveSpider(scrapy.Spider):
             if last_fetch and last_fetch["last_modified"]:
                 headers["If-Modified-Since"] = last_fetch["last_modified"]
         meta = {"handle_httpstatus_list": ARTICLE_STATUSES, "via": lead.via, "hints": hints,
-                "download_maxsize": self._page_max_size}
+                "download_maxsize": self._page_max_size, _QUEUED: True}
         if lead.origin is not None:
             meta[ORIGIN] = lead.origin
         return scrapy.Request(lead.url, callback=self.parse_article, errback=self.article_failed,
                               dont_filter=True, headers=headers, meta=meta)
 
     def _feed_engine(self) -> None:
-        """Hand the engine the next batch of queued article pages (on ``scheduler_empty``)."""
+        """Top the engine up to ``CONCURRENT_REQUESTS`` article requests in flight from the backlog."""
         for request in self.next_requests():
             self.crawler.engine.crawl(request)
+
+    def _came_back(self, request: scrapy.Request | None) -> None:
+        """An article request from the backlog is done (its callback or errback runs): top up."""
+        if request is not None and request.meta.get(_QUEUED):
+            self._in_flight -= 1
+            self._feed_engine()
+
+    def _request_dropped(self, request: scrapy.Request) -> None:
+        """A request the scheduler refused (no callback will run for it)."""
+        self._came_back(request)
 
     def _keep_open(self) -> None:
         """On ``spider_idle``: feed the engine, and keep the spider open, while pages are queued."""
@@ -299,6 +334,7 @@ class ArchiveSpider(scrapy.Spider):
             else:
                 self.queue_article(response.urljoin(entry.url), "sitemap", entry,
                                    site=response.meta.get("site"), origin=response.meta.get(ORIGIN))
+        self._feed_engine()
 
     def parse_feed(self, response: Response) -> None:
         """Queue the entries of an RSS or Atom syndication feed (fetch policy applied)."""
@@ -312,6 +348,7 @@ class ArchiveSpider(scrapy.Spider):
         for entry in entries:
             self.queue_article(response.urljoin(entry.url), "feed", entry,
                                site=response.meta.get("site"), origin=response.meta.get(ORIGIN))
+        self._feed_engine()
 
     def parse_article(self, response: Response) -> ArticleItem:
         """The capture of an article page, any status, ready for the item pipelines.
@@ -319,6 +356,7 @@ class ArchiveSpider(scrapy.Spider):
         A 304 is a ``not_modified`` capture; a 200 whose bytes equal the last capture of the
         article's current version is a ``revisit``: neither is extracted.
         """
+        self._came_back(response.request)
         headers = response.headers
         item = ArticleItem(
             requested_url=response.request.meta.get("redirect_urls", [response.request.url])[0]
@@ -347,6 +385,7 @@ class ArchiveSpider(scrapy.Spider):
     def article_failed(self, failure: Failure) -> ArticleItem:
         """A ``failed`` capture for a request that got no usable response (after retries)."""
         request = failure.request
+        self._came_back(request)
         response = getattr(failure.value, "response", None)  # HttpError: a status was received
         return ArticleItem(
             requested_url=request.meta.get("redirect_urls", [request.url])[0],
