@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -251,6 +252,23 @@ BOILERPLATE_MIN_ARTICLES = 3
 SHRINK_RATIO = 0.5
 
 
+def _enable_wal(db: sqlite_utils.Database) -> None:
+    """Switch a new archive to WAL, waiting up to the busy timeout for other processes switching it
+    at the same moment: SQLite answers that race "database is locked" at once, without waiting.
+
+    :raises sqlite3.OperationalError: when the switch still fails after the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def redact_url(url: str | None) -> str | None:
     """A URL with any credentials in it (``user:password@``) replaced by ``***@``."""
     if not url or "@" not in url:
@@ -301,13 +319,17 @@ class Archive:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite_utils.Database(path)
             db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.enable_wal()
+            _enable_wal(db)
             db.conn.execute("PRAGMA synchronous = NORMAL")
             db.conn.execute("PRAGMA foreign_keys = ON")
         db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         archive = cls(db, path)
         if not readonly:
-            archive._migrate()
+            try:
+                archive._migrate()
+            except BaseException:
+                archive.close()
+                raise
         return archive
 
     def _migrate(self) -> None:
@@ -338,11 +360,10 @@ class Archive:
     def _schema_version(self) -> int:
         """The archive's schema number (``PRAGMA user_version``).
 
-        :raises RuntimeError: when it is newer than this code's (the connection is closed).
+        :raises RuntimeError: when it is newer than this code's.
         """
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
-            self.db.close()
             raise RuntimeError(f"archive {self.path} has schema {version}, newer than this newscrawler knows "
                                f"({len(MIGRATIONS)}): upgrade newscrawler before writing to it")
         return version

@@ -270,3 +270,36 @@ def test_processes_opening_an_archive_at_once_migrate_it_once(tmp_path, existing
     with Archive.open(path, readonly=True) as archive:
         assert archive.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert "site_dictionaries" in archive.db.table_names()
+
+
+def test_an_archive_migrated_past_this_code_meanwhile_is_refused_with_the_reason(tmp_path, monkeypatch):
+    """A newer newscrawler may migrate the archive between our first look at its schema number
+    and our write lock: the error still says why, and the archive is left as that one made it."""
+    import sqlite_utils
+
+    path = tmp_path / "news.db"
+    db = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:3]:
+        migration(db)
+    db.execute("PRAGMA user_version = 3")
+    db.close()
+    first_look = Archive._schema_version
+    looks = []
+
+    def newer_one_migrates_meanwhile(archive: Archive) -> int:
+        version = first_look(archive)
+        looks.append(version)
+        if len(looks) == 1:
+            other = sqlite3.connect(path)
+            other.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+            other.commit()
+            other.close()
+        return version
+
+    monkeypatch.setattr(Archive, "_schema_version", newer_one_migrates_meanwhile)
+    with pytest.raises(RuntimeError, match=f"has schema {len(MIGRATIONS) + 1}, newer than this newscrawler"):
+        Archive.open(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) + 1
+    assert "site_dictionaries" not in {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
