@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +48,14 @@ def summary_line(stats: dict[str, Any]) -> str:
     return ", ".join(f"{label} {stats.get(key, 0)}" for label, key in _SUMMARY)
 
 
-def final_line(stats: dict[str, Any], now: str) -> str:
+def final_line(stats: dict[str, Any], now: str, seconds: float) -> str:
     """The line a crawl ends with, for cron logs: when (``now``, UTC ISO 8601), which crawl, how
-    long (seconds), then :func:`summary_line`:
+    long (``seconds``), then :func:`summary_line`:
     ``2026-11-30T04:12:03Z crawl 7, 41 s: fetched 12, new 3, ...``."""
     parts = [now]
     if stats.get("archive/crawl_id") is not None:
         parts.append(f"crawl {stats['archive/crawl_id']},")
-    parts.append(f"{stats.get('elapsed_time_seconds', 0):.0f} s:")
+    parts.append(f"{seconds:.0f} s:")
     return " ".join(parts) + " " + summary_line(stats)
 
 
@@ -123,11 +124,12 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
     except Exception as exc:  # bad settings or arguments surface here, before any fetch
         raise click.ClickException(f"cannot start the crawl: {exc}") from exc
     progress = _start_progress(crawler) if sys.stdout.isatty() else None
+    started = time.monotonic()
     process.start()
     if progress is not None:
         click.echo()
     stats = crawler.stats.get_stats()
-    click.echo(final_line(stats, utcnow_iso().split(".")[0] + "Z"))
+    click.echo(final_line(stats, utcnow_iso().split(".")[0] + "Z", time.monotonic() - started))
     failure = crawl_failure(stats, len(urls))
     if failure:
         raise click.ClickException(failure)
