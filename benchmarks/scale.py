@@ -52,7 +52,8 @@ PROPOSED_INDEXES = (
     "DROP INDEX IF EXISTS captures_final_url_at",
 )
 """The index change measured with --proposed: last_capture_at's newest non-failed capture of a URL read
-from the index alone (outcome in it), without a visit to the captures table per URL."""
+from the index alone (outcome in it), without a visit to the captures table per URL. Schema 5 (store.py,
+migration 5) adopts it, so on a current archive --proposed measures the same schema twice."""
 WORDS = [f"{a}{b}" for a in ("har", "bou", "cou", "nci", "dre", "dgi", "ng", "por", "tal", "der", "fis", "cre")
          for b in ("bour", "ncil", "dge", "ws", "rt", "vote", "mayor", "boat", "crew", "cost", "delay", "plan",
                    "work", "town", "port", "ship", "dock", "pier", "bay", "sea")]
