@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+import pytest
+from scrapy.exceptions import DontCloseSpider
 from scrapy.utils.test import get_crawler
 
 from newscrawler.spiders.articles import ArticleListSpider
@@ -76,3 +78,14 @@ def test_two_sites_are_crawled_side_by_side(loopback_site, tmp_path):
     hosts = [urlsplit(url).hostname for (url,) in rows(db, "SELECT requested_url FROM captures ORDER BY id")]
     first = hosts[:20]
     assert first.count("127.0.0.1") >= 6 and first.count("127.0.0.2") >= 6, hosts
+
+
+def test_an_idle_engine_is_fed_even_when_requests_went_missing_without_a_callback():
+    queued = spider()
+    fed = []
+    queued._feed_engine = lambda: fed.extend(queued.next_requests())
+    assert len(list(queued.next_requests())) == 3  # in flight; suppose all three are lost silently
+    assert list(queued.next_requests()) == []
+    with pytest.raises(DontCloseSpider):
+        queued._keep_open()  # the engine went idle: nothing can be in flight
+    assert [r.url for r in fed] == ["http://a.example/2", "http://b.example/2", "http://a.example/3"]

@@ -259,7 +259,14 @@ class ArchiveSpider(scrapy.Spider):
         self._came_back(request)
 
     def _keep_open(self) -> None:
-        """On ``spider_idle``: feed the engine, and keep the spider open, while pages are queued."""
+        """On ``spider_idle``: feed the engine, and keep the spider open, while pages are queued.
+
+        An idle engine has nothing in flight, whatever the count says (a request lost without
+        its callback, errback or ``request_dropped`` would otherwise hold the backlog forever).
+        """
+        if self._in_flight:
+            logger.debug("engine idle with %d article requests counted in flight", self._in_flight)
+            self._in_flight = 0
         if self._backlog:
             self._feed_engine()
             raise DontCloseSpider
