@@ -41,14 +41,27 @@ def test_hosts_take_turns_and_requests_in_flight_stay_under_the_cap():
     assert not queued._backlog
 
 
+def test_a_host_at_its_share_waits_and_the_others_go_on():
+    """CONCURRENT_REQUESTS_PER_DOMAIN in flight per host: a slow host does not take the others' share."""
+    queued = spider(CONCURRENT_REQUESTS_PER_DOMAIN=1)
+    first = list(queued.next_requests())
+    assert [r.url for r in first] == ["http://a.example/1", "http://b.example/1", "http://c.example/1"]
+    queued._came_back(first[1])  # b is done; a (slow) and c are still in flight
+    assert [r.url for r in queued.next_requests()] == ["http://b.example/2"]  # not a.example/2
+    queued._came_back(first[2])
+    assert list(queued.next_requests()) == []  # a's and b's shares are taken, c has nothing left
+    queued._came_back(first[0])
+    assert [r.url for r in queued.next_requests()] == ["http://a.example/2"]
+
+
 def test_a_page_whose_request_cannot_be_made_is_counted_and_the_others_go_on(caplog):
     queued = spider()
     original = queued._article_request
 
-    def broken_for_b(lead):
-        if lead.url.startswith("http://b."):
+    def broken_for_b(lead, host):
+        if host == "b.example":
             raise OSError("disk I/O error")
-        return original(lead)
+        return original(lead, host)
 
     queued._article_request = broken_for_b
     with caplog.at_level(logging.ERROR):

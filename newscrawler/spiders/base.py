@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import struct
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,8 @@ from newscrawler.urls import clean_url, registered_domain
 
 logger = logging.getLogger(__name__)
 
-# Meta key of the article requests made from the backlog (counted in flight until their callback).
+# Meta key of the article requests made from the backlog: the host whose queue they came from
+# (counted in flight until their callback).
 _QUEUED = "archive_queued"
 # Statuses that reach the article callback (after retries) so that they become recorded captures:
 # 304 answers a conditional request; other 3xx are left to RedirectMiddleware.
@@ -71,19 +72,18 @@ class ArchiveSpider(scrapy.Spider):
     syndication feeds follow :func:`newscrawler.policy.should_fetch` against the archive in
     ``ARCHIVE_DB``; article URLs given directly are always fetched.
 
-    Article pages wait in the spider's own backlog (:meth:`queue_article`), one queue per host,
-    and reach the engine so that about ``CONCURRENT_REQUESTS`` of them are in flight at a time,
-    the hosts taking turns (:meth:`next_requests`; topped up after each article response, when a
-    sitemap or feed was read, on ``scheduler_empty``; ``spider_idle`` keeps the spider open while
-    the backlog holds pages). A queued page costs about 400 bytes instead of a Scrapy request's
-    1.3-2.8 KB in the scheduler. Those requests are handed to the engine (``engine.crawl``):
-    downloader middlewares see them, spider middlewares' output hooks do not (no Referer header,
-    no depth).
-    Each article URL is requested once per crawl with ``dont_filter`` (our own per-crawl set), so
-    Scrapy's duplicate filter, even a persistent one, never blocks a deliberate re-fetch.
-    Re-fetches of archived articles are conditional (If-None-Match / If-Modified-Since from the
-    last capture): a 304, or a body identical to the last capture's, is archived without
-    extraction.
+    Article pages wait in the spider's own backlog (:meth:`queue_article`), one queue per host, and
+    reach the engine so that about ``CONCURRENT_REQUESTS`` of them are in flight at a time, at most
+    ``CONCURRENT_REQUESTS_PER_DOMAIN`` per host, the hosts taking turns (:meth:`next_requests`;
+    topped up after each article response, when a sitemap or feed was read, on ``scheduler_empty``;
+    ``spider_idle`` keeps the spider open while the backlog holds pages). A queued page costs about
+    400 bytes instead of a Scrapy request's 1.3-2.8 KB in the scheduler. Those requests are handed
+    to the engine (``engine.crawl``): downloader middlewares see them, spider middlewares' output
+    hooks do not (no Referer header, no depth). Each article URL is requested once per crawl with
+    ``dont_filter`` (our own per-crawl set), so Scrapy's duplicate filter, even a persistent one,
+    never blocks a deliberate re-fetch. Re-fetches of archived articles are conditional
+    (If-None-Match / If-Modified-Since from the last capture): a 304, or a body identical to the
+    last capture's, is archived without extraction.
 
     Arguments: ``sites`` (path of a watched-sites TOML file, see :mod:`newscrawler.sites`) and
     ``recheck`` ("1"/"true": also re-fetch archived articles that are due, at most
@@ -96,8 +96,9 @@ class ArchiveSpider(scrapy.Spider):
                  recheck: str | bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._scheduled: set[str] = set()
-        self._backlog: dict[str, deque[Lead]] = {}  # host -> its queued article pages, hosts in turn order
+        self._backlog: OrderedDict[str, deque[Lead]] = OrderedDict()  # host -> its queued pages, in turn order
         self._in_flight = 0  # article requests from the backlog whose callback has not run yet
+        self._host_in_flight: dict[str, int] = {}  # the same, per host
         self._archive_handle: Archive | None = None
         self.sites: list[SiteConfig] = load_sites(sites) if isinstance(sites, (str, Path)) else list(sites or [])
         self.recheck = recheck in (True, "1", "true", "yes", "on")
@@ -112,6 +113,7 @@ class ArchiveSpider(scrapy.Spider):
         spider._db_path = crawler.settings.get("ARCHIVE_DB")
         spider._recheck_max = crawler.settings.getint("ARCHIVE_RECHECK_MAX", 1000)
         spider._feed_batch = max(1, crawler.settings.getint("CONCURRENT_REQUESTS"))
+        spider._host_cap = max(1, crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
         crawler.signals.connect(spider._close_archive, signal=scrapy.signals.spider_closed)
         crawler.signals.connect(spider._feed_engine, signal=scrapy.signals.scheduler_empty)
         crawler.signals.connect(spider._keep_open, signal=scrapy.signals.spider_idle)
@@ -197,32 +199,41 @@ class ArchiveSpider(scrapy.Spider):
         return True
 
     def next_requests(self, limit: int | None = None) -> Iterator[scrapy.Request]:
-        """Requests for up to ``limit`` queued article pages (default: enough for
-        ``CONCURRENT_REQUESTS`` in flight), one host after another in turn, each host's pages
-        oldest first; conditional ones carry the validators of the article's last capture.
+        """Requests for queued article pages: up to ``limit``, or by default while fewer than
+        ``CONCURRENT_REQUESTS`` are in flight; at most ``CONCURRENT_REQUESTS_PER_DOMAIN`` in flight
+        per host (a slow or delayed host does not take the others' share), the hosts taking turns,
+        each host's pages oldest first. Conditional ones carry the validators of the article's
+        last capture.
 
         A page whose request cannot be made (the archive unreadable) is logged and counted as a
         spider exception (``spider_exceptions/count``, so the crawl ends as failed); the others go on.
         """
-        limit = self._feed_batch - self._in_flight if limit is None else limit
-        while limit > 0 and self._backlog:
-            host = next(iter(self._backlog))
-            leads = self._backlog.pop(host)
+        made, passed = 0, 0  # passed: hosts in a row skipped at their cap
+        while self._backlog and passed < len(self._backlog):
+            if (limit is not None and made >= limit) or (limit is None and self._in_flight >= self._feed_batch):
+                return
+            host, leads = self._backlog.popitem(last=False)
+            if self._host_in_flight.get(host, 0) >= self._host_cap:
+                self._backlog[host] = leads
+                passed += 1
+                continue
+            passed = 0
             lead = leads.popleft()
             if leads:
                 self._backlog[host] = leads  # to the back of the turn order
             try:
-                request = self._article_request(lead)
+                request = self._article_request(lead, host)
             except Exception as exc:
                 logger.exception("cannot request %s", lead.url)
                 self.crawler.stats.inc_value("spider_exceptions/count")
                 self.crawler.stats.inc_value(f"spider_exceptions/{type(exc).__name__}")
                 continue
-            limit -= 1
+            made += 1
             self._in_flight += 1
+            self._host_in_flight[host] = self._host_in_flight.get(host, 0) + 1
             yield request
 
-    def _article_request(self, lead: Lead) -> scrapy.Request:
+    def _article_request(self, lead: Lead, host: str) -> scrapy.Request:
         entry, site = lead.entry, lead.site
         hints: dict[str, Any] = {"title": entry.title, "published": entry.published, "modified": entry.lastmod} \
             if entry else {}
@@ -237,7 +248,7 @@ class ArchiveSpider(scrapy.Spider):
             if last_fetch and last_fetch["last_modified"]:
                 headers["If-Modified-Since"] = last_fetch["last_modified"]
         meta = {"handle_httpstatus_list": ARTICLE_STATUSES, "via": lead.via, "hints": hints,
-                "download_maxsize": self._page_max_size, _QUEUED: True}
+                "download_maxsize": self._page_max_size, _QUEUED: host}
         if lead.origin is not None:
             meta[ORIGIN] = lead.origin
         return scrapy.Request(lead.url, callback=self.parse_article, errback=self.article_failed,
@@ -250,8 +261,10 @@ class ArchiveSpider(scrapy.Spider):
 
     def _came_back(self, request: scrapy.Request | None) -> None:
         """An article request from the backlog is done (its callback or errback runs): top up."""
-        if request is not None and request.meta.get(_QUEUED):
+        if request is not None and _QUEUED in request.meta:
+            host = request.meta[_QUEUED]
             self._in_flight -= 1
+            self._host_in_flight[host] = self._host_in_flight.get(host, 1) - 1
             self._feed_engine()
 
     def _request_dropped(self, request: scrapy.Request) -> None:
@@ -265,8 +278,11 @@ class ArchiveSpider(scrapy.Spider):
         its callback, errback or ``request_dropped`` would otherwise hold the backlog forever).
         """
         if self._in_flight:
-            logger.debug("engine idle with %d article requests counted in flight", self._in_flight)
+            logger.warning("%d article requests ended without a callback, errback or request_dropped "
+                           "(dropped by an extension?)", self._in_flight)
+            self.crawler.stats.inc_value("archive/discovery/lost_in_flight", self._in_flight)
             self._in_flight = 0
+            self._host_in_flight.clear()
         if self._backlog:
             self._feed_engine()
             raise DontCloseSpider
