@@ -20,11 +20,11 @@ def should_fetch(last_capture_at: str | None, lastmod_raw: str | None,
     lastmod in the same second as the capture, or on the same day when it gives only a day,
     counts as newer, since the edit may have come after the capture within that second or day.
     Missing an edit costs more than one extra fetch. An entry without a usable lastmod is left to
-    the re-check schedule. A lastmod more than :data:`FUTURE_SLACK` after ``now`` (aware; default:
-    the current time), from a wrong time zone or a bogus date, would stay newer than every capture
-    until that time: such an entry is fetched when its last capture is at least
-    :data:`MIN_RECHECK_INTERVAL` old, so at most once per 15 minutes, not on every crawl. A
-    date-only lastmod is in the future when it is after today's date in UTC+14, the earliest zone.
+    the re-check schedule, and so is one more than :data:`FUTURE_SLACK` after ``now`` (aware;
+    default: the current time): a wrong time zone or a bogus date, which would otherwise stay newer
+    than every capture, and fetch the page on every crawl, until that time. Once that time has
+    passed the lastmod counts again. A date-only lastmod is in the future when it is after today's
+    date in UTC+14, the earliest zone.
     """
     if not last_capture_at:
         return True
@@ -34,7 +34,7 @@ def should_fetch(last_capture_at: str | None, lastmod_raw: str | None,
         return False
     now = now or dt.datetime.now(dt.UTC)
     if lastmod > (now + FUTURE_SLACK if isinstance(lastmod, dt.datetime) else (now + _EARLIEST_ZONE).date()):
-        return now - captured >= MIN_RECHECK_INTERVAL
+        return False
     if isinstance(lastmod, dt.datetime):
         if lastmod.microsecond == 0:
             captured = captured.replace(microsecond=0)
