@@ -129,3 +129,13 @@ def article_html(title: str, paragraphs: list[str] | None = None, *, charset: st
     return (f'<!DOCTYPE html><html lang="{lang}"><head>{meta}<title>{title}</title></head><body>'
             f'<header><nav><a href="/">Home</a></nav></header><article><h1>{title}</h1>\n{body}\n'
             "</article><footer>Loopback News</footer></body></html>")
+
+
+def numbered_story(topic: str, n: int) -> str:
+    """Story ``n`` about ``topic``: an :func:`article_html` page whose three paragraphs all carry the
+    number, so that many of them make distinct articles with no shared (boilerplate) paragraph."""
+    return article_html(f"The {topic} story number {n}", [
+        f"The {topic} met on day {n} to discuss the dredging of the harbour and the ferry.",
+        f"Its members disagreed on the cost of the works, put at {n * 1000} pounds in all.",
+        f"A decision is expected at the next meeting of the {topic} (number {n}), said the chairman, "
+        "who added that the delay to the timetable would last until the end of the summer."])

@@ -10,7 +10,7 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.utils.test import get_crawler
 
 from newscrawler.spiders.articles import ArticleListSpider
-from tests.archive_checks import article_html
+from tests.archive_checks import numbered_story
 from tests.crawling import rows, run_crawl, summary
 from tests.site import LoopbackSite
 
@@ -78,11 +78,7 @@ def test_two_sites_are_crawled_side_by_side(loopback_site, tmp_path):
     with other.serve():
         for site, name in ((loopback_site, "harbour"), (other, "council")):
             for n in range(30):
-                site.add_page(f"/news/{name}-{n}.html", article_html(f"The {name} story number {n}", [
-                    f"The {name} met on day {n} to discuss the dredging of the harbour and the ferry.",
-                    f"Its members disagreed on the cost of the works, put at {n * 1000} pounds in all.",
-                    f"A decision is expected at the next meeting of the {name}, said the chairman, who "
-                    "added that the delay to the timetable would last until the end of the summer."]))
+                site.add_page(f"/news/{name}-{n}.html", numbered_story(name, n))
             site.write_discovery()
         db = tmp_path / "news.db"
         proc = run_crawl(db, loopback_site.url("/sitemap.xml"), other.url("/sitemap.xml"),

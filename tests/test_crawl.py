@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.archive_checks import article_html
+from tests.archive_checks import numbered_story
 from tests.crawling import REPO, rows, run, run_crawl, summary
 from tests.hooks import extensions_setting
 from tests.metrics import shingle_f1
@@ -236,11 +236,7 @@ def test_a_big_sitemap_reaches_the_scheduler_a_batch_at_a_time(loopback_site, tm
     """Article pages wait in the spider's backlog: Scrapy's scheduler never holds more than about
     one batch (CONCURRENT_REQUESTS) of them, however long the sitemap, and every page is archived."""
     for n in range(240):
-        loopback_site.add_page(f"/news/story-{n}.html", article_html(f"Story number {n}", [
-            f"Paragraph one of story {n} tells of the harbour council and its {n} boats in the bay.",
-            f"Paragraph two of story {n} gives the cost of the dredging works at {n * 1000} pounds.",
-            f"Paragraph three of story {n} quotes the mayor on the delay to the ferry timetable, which "
-            "the harbour master expects to last until the end of the summer season at the earliest."]))
+        loopback_site.add_page(f"/news/story-{n}.html", numbered_story("council", n))
     loopback_site.write_discovery()
     db = tmp_path / "news.db"
     proc = run_crawl(db, loopback_site.url("/sitemap.xml"), settings=(
