@@ -43,9 +43,13 @@ def _parse_settings(values: tuple[str, ...]) -> dict[str, str]:
     return settings
 
 
-def summary_line(stats: dict[str, Any]) -> str:
-    """One line of counts from a crawl's stats: ``fetched 12, new 3, changed 1, ...``."""
-    return ", ".join(f"{label} {stats.get(key, 0)}" for label, key in _SUMMARY)
+def summary_line(stats: dict[str, Any], queued: int | None = None) -> str:
+    """One line of counts from a crawl's stats: ``fetched 12, new 3, changed 1, ...``; with
+    ``queued``, the fetched count out of it (``fetched 12 of 340, ...``)."""
+    parts = [f"{label} {stats.get(key, 0)}" for label, key in _SUMMARY]
+    if queued is not None:
+        parts[0] += f" of {queued}"
+    return ", ".join(parts)
 
 
 def final_line(stats: dict[str, Any], now: str, seconds: float) -> str:
@@ -57,15 +61,6 @@ def final_line(stats: dict[str, Any], now: str, seconds: float) -> str:
         parts.append(f"crawl {stats['archive/crawl_id']},")
     parts.append(f"{seconds:.0f} s:")
     return " ".join(parts) + " " + summary_line(stats)
-
-
-def progress_line(stats: dict[str, Any]) -> str:
-    """The live line while a crawl runs: :func:`summary_line` with the fetched count out of the
-    article pages queued so far (``fetched 12 of 340, new 3, ...``); the total grows while
-    sitemaps and syndication feeds are read."""
-    line = summary_line(stats)
-    fetched = f"fetched {stats.get('item_scraped_count', 0)}"
-    return line.replace(fetched, f"{fetched} of {stats.get('archive/scheduled', 0)}", 1)
 
 
 @cli.command()
@@ -200,13 +195,16 @@ def crawl_failure(stats: dict[str, Any], start_urls: int) -> str | None:
 
 
 def _start_progress(crawler: Any) -> Any:
-    """Rewrite one progress line (:func:`progress_line`) every second until the spider closes."""
+    """Rewrite one progress line every second until the spider closes: :func:`summary_line` out of
+    the article pages queued so far (``archive/scheduled``, which grows while sitemaps and
+    syndication feeds are read)."""
     from scrapy import signals
     from twisted.internet import task
 
     def show() -> None:
         if crawler.stats is not None:
-            click.echo("\r" + progress_line(crawler.stats.get_stats()), nl=False)
+            stats = crawler.stats.get_stats()
+            click.echo("\r" + summary_line(stats, queued=stats.get("archive/scheduled", 0)), nl=False)
 
     loop = task.LoopingCall(show)
 
