@@ -38,7 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from newscrawler.changes import content_digest, paragraph_digest, paragraphs  # noqa: E402
+from newscrawler.changes import content_digest, digested_paragraphs  # noqa: E402
 from newscrawler.extraction import EXTRACTOR  # noqa: E402
 from newscrawler.store import Archive, Capture  # noqa: E402
 
@@ -125,7 +125,7 @@ def build(path: Path, versions: int, seed: int = 1) -> dict:
                                        "content_length": 150_000, "etag": f'"{n:x}-{version}"',
                                        "discovered_via": "sitemap"})
                     if has_paragraphs and version == 1:
-                        for digest in {paragraph_digest(p) for p in paragraphs(body)}:
+                        for digest in {d for _, d in digested_paragraphs(body)}:
                             sp_rows.append((site, digest, n + 1))
                             counts[(site, digest)] = counts.get((site, digest), 0) + 1
                 a_rows.append({"id": n + 1, "url": url, "site": site, "first_seen_at": at(t0 + 1),

@@ -105,18 +105,22 @@ def content_digest(headline: str | None, body: str | None) -> str:
     return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def paragraph_digest(paragraph: str) -> str:
-    """Short digest of one normalised paragraph (16 hex of its sha256), for per-site boilerplate counts."""
-    return hashlib.sha256(normalize_text(paragraph).encode("utf-8")).hexdigest()[:16]
+def digested_paragraphs(body: str | None) -> list[tuple[str, str]]:
+    """``(paragraph, digest)`` for each paragraph of ``body``, in order, for per-site boilerplate counts.
+
+    The digest is 16 hex digits of the sha256 of the normalised paragraph. The body is normalised
+    once, not each paragraph again (the paragraphs of a normal text are normal).
+    """
+    return [(p, hashlib.sha256(p.encode("utf-8")).hexdigest()[:16]) for p in paragraphs(body)]
 
 
 def comparable_digest(headline: str | None, body: str | None, masked: set[str] | frozenset[str] = frozenset()) -> str:
-    """Digest of a version's content with masked paragraphs left out (see :func:`paragraph_digest`).
+    """Digest of a version's content with masked paragraphs left out (see :func:`digested_paragraphs`).
 
     Two captures are the same version when their comparable digests are equal under the same
     mask: the per-site boilerplate learned so far. Without a mask it equals :func:`content_digest`.
     """
-    kept = [p for p in paragraphs(body) if paragraph_digest(p) not in masked] if masked else paragraphs(body)
+    kept = [p for p, digest in digested_paragraphs(body) if digest not in masked] if masked else paragraphs(body)
     return content_digest(headline, "\n\n".join(kept))
 
 

@@ -22,8 +22,7 @@ from newscrawler.changes import (
     changed_fields,
     comparable_digest,
     content_digest,
-    paragraph_digest,
-    paragraphs,
+    digested_paragraphs,
     payload_digest,
 )
 from newscrawler.compression import DICTIONARY_MAX_BYTES, PayloadCodec
@@ -296,9 +295,9 @@ def redact_url(url: str | None) -> str | None:
 
 def _masked_share(body: str, masked: frozenset[str]) -> float:
     """Share of a body's characters in paragraphs whose digest is in ``masked``."""
-    parts = paragraphs(body)
-    total = sum(len(p) for p in parts) or 1
-    return sum(len(p) for p in parts if paragraph_digest(p) in masked) / total
+    parts = digested_paragraphs(body)
+    total = sum(len(p) for p, _ in parts) or 1
+    return sum(len(p) for p, digest in parts if digest in masked) / total
 
 
 class Archive:
@@ -686,7 +685,7 @@ class Archive:
 
     def _learn_paragraphs(self, site: str, article_id: int, body: str) -> None:
         """Count, per site, in how many articles each paragraph appears."""
-        digests = list({paragraph_digest(p) for p in paragraphs(body)})
+        digests = list({digest for _, digest in digested_paragraphs(body)})
         known = self._digests_among("SELECT digest FROM site_paragraphs WHERE site = ? AND article_id = ?",
                                     [site, article_id], digests)
         rows = [(site, digest) for digest in digests if digest not in known]
@@ -698,7 +697,7 @@ class Archive:
 
     def _boilerplate(self, site: str, bodies: list[str]) -> frozenset[str]:
         """Digests of the paragraphs of ``bodies`` that recur in enough articles of ``site``."""
-        digests = list({paragraph_digest(p) for body in bodies for p in paragraphs(body)})
+        digests = list({digest for body in bodies for _, digest in digested_paragraphs(body)})
         return frozenset(self._digests_among(
             "SELECT digest FROM site_paragraph_counts WHERE site = ? AND articles >= ?",
             [site, self.boilerplate_min_articles], digests))

@@ -4,6 +4,7 @@ date parsing, URL keys."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import Counter
 from urllib.parse import parse_qsl, urlsplit
 
@@ -11,7 +12,14 @@ from courlan.clean import TRACKERS_RE
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from newscrawler.changes import content_digest, diff_paragraphs, diff_words, normalize_text, paragraphs
+from newscrawler.changes import (
+    content_digest,
+    diff_paragraphs,
+    diff_words,
+    digested_paragraphs,
+    normalize_text,
+    paragraphs,
+)
 from newscrawler.charsets import decode_html
 from newscrawler.dates import parse_date
 from newscrawler.urls import article_key, clean_url, registered_domain
@@ -52,6 +60,16 @@ def canonical(body: list[list[str]]) -> str:
 def test_normalize_text_is_idempotent(text):
     once = normalize_text(text)
     assert normalize_text(once) == once
+
+
+@relaxed
+@given(st.text())
+@example("a\u0301\n\n\u0301b")
+def test_paragraphs_of_a_body_are_normal_each(text):
+    # digested_paragraphs digests each paragraph as split, without normalising it again.
+    for paragraph, digest in digested_paragraphs(text):
+        assert normalize_text(paragraph) == paragraph
+        assert digest == hashlib.sha256(paragraph.encode()).hexdigest()[:16]
 
 
 @relaxed
