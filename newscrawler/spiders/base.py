@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 # Meta key of the article requests made from the backlog: the host whose queue they came from
 # (counted in flight until their callback).
 _QUEUED = "archive_queued"
+# Request meta: the URL had no capture when the request was made, so the same-bytes short cut is
+# not looked up (an article archived meanwhile from another URL is still compared, by extraction).
+_UNARCHIVED = "archive_unarchived"
 # Statuses that reach the article callback (after retries) so that they become recorded captures:
 # 304 answers a conditional request; other 3xx are left to RedirectMiddleware.
 ARTICLE_STATUSES = [304, *range(400, 600)]
@@ -240,15 +243,17 @@ class ArchiveSpider(scrapy.Spider):
         if site is not None and site.prune_xpath:
             hints["prune_xpath"] = site.prune_xpath
         headers = {}
+        meta = {"handle_httpstatus_list": ARTICLE_STATUSES, "via": lead.via, "hints": hints,
+                "download_maxsize": self._page_max_size, _QUEUED: host}
         archive = self._archive
         if lead.conditional and archive is not None:
             last_fetch = archive.last_fetch(lead.url)
-            if last_fetch and last_fetch["etag"]:
+            if last_fetch is None:
+                meta[_UNARCHIVED] = True
+            elif last_fetch["etag"]:
                 headers["If-None-Match"] = last_fetch["etag"]
             if last_fetch and last_fetch["last_modified"]:
                 headers["If-Modified-Since"] = last_fetch["last_modified"]
-        meta = {"handle_httpstatus_list": ARTICLE_STATUSES, "via": lead.via, "hints": hints,
-                "download_maxsize": self._page_max_size, _QUEUED: host}
         if lead.origin is not None:
             meta[ORIGIN] = lead.origin
         return scrapy.Request(lead.url, callback=self.parse_article, errback=self.article_failed,
@@ -398,7 +403,7 @@ class ArchiveSpider(scrapy.Spider):
         if response.status == 304:
             item["outcome"], item["note"] = "not_modified", "304 to a conditional request: not extracted"
             self.crawler.stats.inc_value("archive/shortcut/not_modified")
-        elif response.status == 200 and self._archive is not None:
+        elif response.status == 200 and self._archive is not None and not response.meta.get(_UNARCHIVED):
             last_fetch = self._archive.last_fetch(item["requested_url"])
             if last_fetch and last_fetch["payload_digest"] == payload_digest(response.body):
                 item["outcome"], item["note"] = "revisit", "same bytes as the last capture: not extracted"
