@@ -47,6 +47,8 @@ DOWNLOADER_MIDDLEWARES = {
     "newscrawler.middlewares.TargetGuardMiddleware": 30,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "newscrawler.middlewares.RobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "newscrawler.middlewares.HeadMetaRefreshMiddleware": 580,
     # process_response runs before RetryMiddleware's (550) schedules the retry
     "newscrawler.middlewares.BackoffMiddleware": 560,
 }

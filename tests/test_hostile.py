@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from newscrawler.middlewares import HeadMetaRefreshMiddleware
 from tests.archive_checks import archive_problems, article_html, crawl_accounts, crawl_args, crawl_env
 from tests.crawling import REPO, rows
 from tests.hooks import extensions_setting
@@ -138,7 +139,12 @@ PAGE_CASES = {
     "/slow.html": ("failed", None, "DownloadTimeoutError", 2),
     "/seed/429.html": ("failed", 429, "HTTP 429", 2),
     "/news/with-credentials.html": ("failed", None, "IgnoreRequest: blocked: the URL carries credentials", 0),
+    "/refresh/long-head.html": ("new", 200, None, 1),
+    "/refresh/tag-too-late.html": ("new", 200, None, 1),
 }
+# A page over HeadMetaRefreshMiddleware.HEAD_BYTES: a <meta http-equiv="refresh"> early in its
+# head is followed; one past Scrapy's 4,096-character window is not.
+LONG_HEAD = "<style>" + "/* layout */\n" * 2000 + "</style>"
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +183,12 @@ def pages(tmp_path_factory):
         bomb = gzip_bomb()
         site.add_route("/gzip-bomb.html", status_route(200, bomb, content_type="text/html",
                                                        headers={"Content-Encoding": "gzip"}))
+        refresh = '<meta http-equiv="refresh" content="0; url=/news/refresh-target.html">'
+        site.add_page("/refresh/long-head.html", article_html("Moved away").replace("<head>", "<head>" + refresh)
+                      .replace("</head>", LONG_HEAD + "</head>"))
+        site.add_page("/refresh/tag-too-late.html", article_html("Stays here")
+                      .replace("</head>", LONG_HEAD + refresh + "</head>"))
+        site.add_page("/news/refresh-target.html", article_html("Where the refresh leads"))
         site.add_route("/loop/a.html", redirect_route("/loop/b.html", 302))
         site.add_route("/loop/b.html", redirect_route("/loop/a.html", 302))
         site.add_route("/loop/self.html", redirect_route("/loop/self.html", 301))
@@ -217,6 +229,15 @@ def test_each_broken_page_ends_in_its_outcome(pages, path):
         assert row["error"].startswith(error), row["error"]
     if fetches is not None:
         assert pages.site.hits[path] == fetches
+
+
+def test_meta_refresh_is_followed_from_the_head_of_a_long_page(pages):
+    final = dict(rows(pages.db, "SELECT requested_url, final_url FROM captures"))
+    assert len(LONG_HEAD) > HeadMetaRefreshMiddleware.HEAD_BYTES
+    assert final[pages.base + "/refresh/long-head.html"] == pages.base + "/news/refresh-target.html"
+    assert final[pages.base + "/refresh/tag-too-late.html"] == pages.base + "/refresh/tag-too-late.html"
+    assert pages.site.hits["/news/refresh-target.html"] == 1
+    assert body_of(pages.db, pages.base + "/refresh/long-head.html").startswith("Where the refresh leads:")
 
 
 def test_charsets_are_read_as_written(pages):
