@@ -136,14 +136,18 @@ class LoopbackSite:
     """
 
     def __init__(self, root: Path, *, name: str = "Loopback News", language: str = "en",
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", keep_alive: bool = False) -> None:
         """Create the site over ``root`` (made if missing); nothing is served until :meth:`start`.
 
         :param name: publication name, used as the news sitemap ``<news:name>`` and the feed titles.
         :param language: ISO 639-1 code for ``<news:language>`` and the feeds.
         :param host: loopback address to serve on (any of 127.0.0.0/8: one "site" per address).
+        :param keep_alive: speak HTTP/1.1 with persistent connections, as news sites do, instead of
+            HTTP/1.0 (one connection, and one server thread, per request). Every answer must then
+            carry ``Content-Length``, as files and :meth:`LoopbackRequestHandler.send_body` do.
         """
         self.host = host
+        self.keep_alive = keep_alive
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -313,13 +317,14 @@ class LoopbackSite:
         :attr:`base_url`; return self.
 
         The server speaks HTTP/1.0 (one request per connection), so a route may leave out
-        ``Content-Length``.
+        ``Content-Length``; with ``keep_alive``, HTTP/1.1.
 
         :raises RuntimeError: when already started.
         """
         if self._server is not None:
             raise RuntimeError(f"LoopbackSite is already serving at {self.base_url}")
-        handler = type("BoundLoopbackRequestHandler", (LoopbackRequestHandler,), {"site": self})
+        handler = type("BoundLoopbackRequestHandler", (LoopbackRequestHandler,),
+                       {"site": self, "protocol_version": "HTTP/1.1" if self.keep_alive else "HTTP/1.0"})
         server = _QuietThreadingHTTPServer((self.host, 0), handler)
         server.site = self
         self._server = server
