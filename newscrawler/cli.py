@@ -5,7 +5,6 @@ from __future__ import annotations
 import html as html_lib
 import json
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import click
 from newscrawler import __version__
 from newscrawler.changes import diff_versions, render_text, render_words_html
 from newscrawler.dates import utcnow_iso
+from newscrawler.lock import command_line
 from newscrawler.store import Archive
 
 DEFAULT_DB = "archive/news.db"
@@ -107,7 +107,7 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newscrawler.settings")
     project = get_project_settings()
     project.set("ARCHIVE_DB", db_path, priority="cmdline")
-    project.set("ARCHIVE_COMMAND", shlex.join(["newscrawler", *sys.argv[1:]]), priority="cmdline")
+    project.set("ARCHIVE_COMMAND", command_line(["newscrawler", *sys.argv[1:]]), priority="cmdline")
     project.set("LOG_LEVEL", {0: "WARNING", 1: "INFO"}.get(verbose, "DEBUG"), priority="cmdline")
     for name, value in _parse_settings(settings).items():
         project.set(name, value, priority="cmdline")
@@ -144,7 +144,7 @@ def _hold_crawl_lock(db_path: str, wait: float) -> None:
 
     lock = CrawlLock(db_path)
     try:
-        lock.acquire(wait, command=shlex.join(["newscrawler", *sys.argv[1:]]), on_wait=waiting)
+        lock.acquire(wait, command=command_line(["newscrawler", *sys.argv[1:]]), on_wait=waiting)
     except ArchiveLocked as exc:
         raise click.ClickException(str(exc)) from exc
     click.get_current_context().call_on_close(lock.release)

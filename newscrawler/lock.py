@@ -6,9 +6,10 @@ import fcntl
 import json
 import logging
 import os
+import shlex
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,15 @@ from newscrawler.dates import utcnow_iso
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
+
+
+def command_line(argv: Iterable[str]) -> str:
+    """``argv`` as one shell-quoted line (:func:`shlex.join`) that can be stored as UTF-8 text.
+
+    Bytes of an argument that are not in the locale's encoding (kept by Python as surrogate
+    escapes, PEP 383) are shown as ``\\xff`` escapes.
+    """
+    return shlex.join(os.fsencode(arg).decode("utf-8", "backslashreplace") for arg in argv)
 
 
 class ArchiveLocked(Exception):

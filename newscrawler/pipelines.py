@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import functools
 import logging
-import shlex
 import sys
 from typing import Any
 
@@ -16,6 +15,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import is_asyncio_available
 
 from newscrawler.extraction import Extracted, extract_article, prose_paragraphs
+from newscrawler.lock import command_line
 from newscrawler.memory import MMAP_THRESHOLD, fix_mmap_threshold
 from newscrawler.store import Archive, Capture
 from newscrawler.urls import clean_url
@@ -263,7 +263,7 @@ class ArchivePipeline:
         self.archive.shrink_ratio = settings.getfloat("ARCHIVE_SHRINK_RATIO", self.archive.shrink_ratio)
         self.archive.boilerplate_min_articles = settings.getint(
             "ARCHIVE_BOILERPLATE_MIN_ARTICLES", self.archive.boilerplate_min_articles)
-        command = self.crawler.settings.get("ARCHIVE_COMMAND") or shlex.join(sys.argv)
+        command = self.crawler.settings.get("ARCHIVE_COMMAND") or command_line(sys.argv)
         self.crawl_id = self.archive.start_crawl(command)
         self.stats.set_value("archive/crawl_id", self.crawl_id)
         logger.info("archiving into %s (crawl %d)", self.path, self.crawl_id)

@@ -47,6 +47,19 @@ def test_a_bad_url_is_recorded_and_the_others_crawled(loopback_site, tmp_path):
     assert "new 1" in proc.stdout
 
 
+def test_an_argument_that_is_not_utf8_is_crawled_percent_encoded(loopback_site, tmp_path):
+    """A byte the locale cannot decode (here \\xff) reaches the site as %FF and the archive as \\xff."""
+    loopback_site.add_page("/news/harbour.html", CASE["html"])
+    db = tmp_path / "news.db"
+    url = loopback_site.url("/news/harbour.html") + os.fsdecode(b"?ref=\xff")
+    proc = run_crawl(db, url)
+    assert "new 1" in proc.stdout
+    assert rows(db, "SELECT requested_url, outcome FROM captures") == [
+        (loopback_site.url("/news/harbour.html?ref=%FF"), "new")]
+    [(command,)] = rows(db, "SELECT command FROM crawls")
+    assert command.startswith(f"newscrawler crawl '{loopback_site.url('/news/harbour.html')}?ref=\\xff' --db ")
+
+
 def test_an_unwritable_archive_is_a_clear_error(tmp_path):
     (tmp_path / "notes.txt").write_text("not a database, keep me")
     result = CliRunner().invoke(cli, ["crawl", "http://127.0.0.1:9/", "--db", str(tmp_path / "notes.txt")])

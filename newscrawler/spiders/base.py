@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import re
 import struct
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
@@ -17,6 +19,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
+from w3lib.url import safe_url_string
 
 from newscrawler.changes import payload_digest
 from newscrawler.charsets import decode_html
@@ -58,13 +61,21 @@ class Lead:
     origin: str | None  # the URL the crawl started from, when known
 
 
+_UNDECODED = re.compile("[\\udc80-\\udcff]")  # an undecodable byte of an argument, as PEP 383 keeps it
+
+
 def split_urls(value: str | Iterable[str] | None) -> list[str]:
-    """Spider argument to URL list: a list, or a string of URLs separated by commas or whitespace."""
+    """Spider argument to URL list: a list, or a string of URLs separated by commas or whitespace.
+
+    Bytes of a command-line argument that are not in the locale's encoding (which Python keeps as
+    surrogate escapes, PEP 383) are percent-encoded, as a browser would: ``a\\xff.html`` gives
+    ``a%FF.html``.
+    """
     if value is None:
         return []
     if isinstance(value, str):
         value = value.replace(",", " ").split()
-    return [u.strip() for u in value if u.strip()]
+    return [safe_url_string(os.fsencode(u)) if _UNDECODED.search(u) else u for u in map(str.strip, value) if u]
 
 
 class ArchiveSpider(scrapy.Spider):
