@@ -12,7 +12,8 @@ no two raw payloads are equal) and measures, in this order:
       every article is due (next_check_at moved into the past): conditional requests, 304s
   a2  bare trafilatura over the second half
   a|| one bare loop per CPU side by side, against one loop, over 242 pages: the ceiling of b/a on
-      this machine at that moment (a shared VM's CPUs do not give twice one CPU's work)
+      this machine at that moment (a shared VM's CPUs do not give twice one CPU's work); b/a is
+      also given as a share of it (b_over_a_of_ceiling)
 
 a = N / (time of a1 + a2), so the baseline brackets the crawls on a shared, noisy machine. While
 each crawl runs, the RSS and PSS of the crawl process and its children (fork server, workers) are
@@ -388,6 +389,8 @@ def main() -> None:
     cores = results["cpus"]
     ratios["b_over_a_if_cores_were_free"] = round(
         cores * results["bare"]["cpu_ms_per_page"] / results["crawl"]["cpu_ms_per_page"], 3)
+    if "bare_side_by_side" in results:  # b/a as a share of what this machine gave two processes meanwhile
+        ratios["b_over_a_of_ceiling"] = round(ratios["b_over_a"] / results["bare_side_by_side"]["speedup"], 3)
     results["ratios"] = ratios
     measured = {**ratios, "peak_rss_mb": results["crawl"].get("peak_rss_mb"),
                 "payload_stored_ratio": results["crawl"]["storage"]["payload_stored_ratio"]}
