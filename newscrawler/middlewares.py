@@ -22,6 +22,7 @@ from scrapy.http import HtmlResponse, Request, Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
 logger = logging.getLogger(__name__)
 
@@ -299,22 +300,27 @@ def retry_after_seconds(value: bytes | None) -> float | None:
 
 
 class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
-    """Scrapy's MetaRefreshMiddleware, shown only the first HEAD_BYTES of a page.
+    """Scrapy's MetaRefreshMiddleware, shown only the first HEAD_BYTES of a page whose charset is declared.
 
     Scrapy looks for ``<meta http-equiv="refresh">`` (and ``<base href>``) in the first 4,096
     characters of a page, but gets them from ``response.text``: the whole page decoded and kept
     with the response, 0.3-0.6 ms and the page's size again in memory for every article, when the
-    pipelines decode it anyway (:func:`newscrawler.charsets.decode_html`). 4,096 characters are
-    never more than 16 KiB in any encoding (4 bytes a character at most), so the redirects
-    followed are the same. Settings as Scrapy's: ``METAREFRESH_ENABLED``,
+    pipelines decode it anyway (:func:`newscrawler.charsets.decode_html`). When the page declares
+    its charset (byte-order mark, Content-Type header, or ``<meta>`` in its first 4,096 bytes: what
+    Scrapy itself reads before guessing), its first HEAD_BYTES decode to the same first 4,096
+    characters in the same encoding, so the redirects followed are Scrapy's. A page that declares
+    none goes to Scrapy whole: Scrapy guesses its encoding from all of its bytes, and a head could
+    be guessed otherwise. Settings as Scrapy's: ``METAREFRESH_ENABLED``,
     ``METAREFRESH_IGNORE_TAGS``, ``METAREFRESH_MAXDELAY`` (seconds).
     """
 
-    #: Bytes of a page searched: 4,096 characters (Scrapy's window) of up to 4 bytes each.
-    HEAD_BYTES = 16 * 1024
+    #: Bytes of a page shown: 4,096 characters (Scrapy's window) of up to 8 bytes each, room for a
+    #: byte-order mark, UTF-32 and ISO-2022-JP's shift sequences.
+    HEAD_BYTES = 32 * 1024
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
-        if not isinstance(response, HtmlResponse) or len(response.body) <= self.HEAD_BYTES:
+        if (not isinstance(response, HtmlResponse) or len(response.body) <= self.HEAD_BYTES
+                or not _declared_charset(response)):
             return super().process_response(request, response)
         # A new response, not response.replace(): replace() would read response.encoding, which
         # decodes the whole body when the page declares no charset.
@@ -322,3 +328,10 @@ class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
                             body=response.body[:self.HEAD_BYTES], request=request)
         result = super().process_response(request, head)
         return response if result is head else result
+
+
+def _declared_charset(response: Response) -> str | None:
+    """The charset a response declares, in the order Scrapy's TextResponse reads them; None if none."""
+    content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+    return (read_bom(response.body)[0] or http_content_type_encoding(content_type)
+            or html_body_declared_encoding(response.body))

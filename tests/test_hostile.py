@@ -144,7 +144,7 @@ PAGE_CASES = {
 }
 # A page over HeadMetaRefreshMiddleware.HEAD_BYTES: a <meta http-equiv="refresh"> early in its
 # head is followed; one past Scrapy's 4,096-character window is not.
-LONG_HEAD = "<style>" + "/* layout */\n" * 2000 + "</style>"
+LONG_HEAD = "<style>" + "/* layout */\n" * 3000 + "</style>"
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,15 @@ import asyncio
 
 import pytest
 from scrapy import Request
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
-from scrapy.http import Response, TextResponse
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.utils.test import get_crawler
 
 from newscrawler import settings as project_settings
 from newscrawler.middlewares import (
     ORIGIN,
+    HeadMetaRefreshMiddleware,
     OriginMiddleware,
     RobotsTxtMiddleware,
     TargetGuardMiddleware,
@@ -132,3 +134,68 @@ def test_other_responses_pass_the_robots_middleware_untouched():
     request = Request("http://93.184.215.14/robots.txt")  # the spider's own fetch, for Sitemap: lines
     response = TextResponse(request.url, status=503, body=b"down", request=request)
     assert middleware.process_response(request, response) is response
+
+
+# -- meta refresh ------------------------------------------------------------------------------------
+
+REFRESH = '<meta http-equiv="refresh" content="0;url=/caf\u00e9">'
+LONG = HeadMetaRefreshMiddleware.HEAD_BYTES + 1000
+# (page bytes, Content-Type): long pages (over HEAD_BYTES) and short ones, declared and not.
+E_ACUTE, CJK = "\u00e9", "\u6587"
+REFRESH_PAGES = {
+    "utf-8 declared in <meta>": (
+        ('<html><head><meta charset="utf-8">' + REFRESH + "</head><body>" + E_ACUTE * LONG).encode(), "text/html"),
+    "utf-8 declared in the header": (
+        ("<html><head>" + REFRESH + "</head><body>" + CJK * LONG).encode(), "text/html; charset=utf-8"),
+    "cp1252 declared": (
+        ('<html><head><meta charset="windows-1252">' + REFRESH + "</head><body>").encode("cp1252") + b"\xe9" * LONG,
+        "text/html"),
+    "utf-16 with a byte-order mark, tag ending at character 4096": (
+        ("<html><head>" + " " * (4096 - 12 - len(REFRESH)) + REFRESH).encode("utf-16") + " ".encode("utf-16-le") * LONG,
+        "text/html"),
+    "utf-32 with a byte-order mark, tag ending at character 4096": (
+        ("<html><head>" + " " * (4096 - 12 - len(REFRESH)) + REFRESH).encode("utf-32") + " ".encode("utf-32-le") * LONG,
+        "text/html"),
+    # Undeclared: Scrapy guesses from all the bytes, and a head alone could be guessed otherwise.
+    "utf-8 undeclared, a character cut at HEAD_BYTES": (
+        ("<html><head>" + REFRESH + "</head><body>" + E_ACUTE * LONG).encode(), "text/html"),
+    "utf-8 undeclared, CJK title before the tag": (
+        ("<html><head><title>" + CJK * 1500 + "</title>" + REFRESH + "</head><body>" + CJK * LONG).encode(),
+        "text/html"),
+    "undeclared, a cp1252 byte past HEAD_BYTES": (
+        ("<html><head>" + REFRESH + "</head><body>").encode() + b"a" * LONG + b"caf\xe9", "text/html"),
+    "short, undeclared": (("<html><head>" + REFRESH + "</head><body>caf" + E_ACUTE).encode(), "text/html"),
+}
+
+
+def refresh_outcome(middleware, body: bytes, content_type: str, response_class=HtmlResponse) -> str:
+    """Where a middleware sends a request for ``body``: the redirect's URL, or "no redirect"."""
+    request = Request("http://example.com/a/")
+    response = response_class(request.url, headers={"Content-Type": content_type}, body=body, request=request)
+    result = middleware.process_response(request, response)
+    return result.url if isinstance(result, Request) else "no redirect"
+
+
+class _WholeTextForbidden(HtmlResponse):
+    @property
+    def text(self) -> str:
+        raise AssertionError("the whole page was decoded")
+
+
+@pytest.mark.parametrize("case", list(REFRESH_PAGES))
+def test_head_meta_refresh_follows_what_scrapys_middleware_follows(case):
+    body, content_type = REFRESH_PAGES[case]
+    stock = MetaRefreshMiddleware.from_crawler(crawler())
+    head = HeadMetaRefreshMiddleware.from_crawler(crawler())
+    expected = refresh_outcome(stock, body, content_type)
+    assert expected != "no redirect" or case.startswith("utf-8 undeclared, CJK")  # each case is a redirect page
+    assert refresh_outcome(head, body, content_type) == expected
+
+
+def test_head_meta_refresh_decodes_only_the_head_of_a_declared_page():
+    body, content_type = REFRESH_PAGES["utf-8 declared in <meta>"]
+    head = HeadMetaRefreshMiddleware.from_crawler(crawler())
+    assert refresh_outcome(head, body, content_type, _WholeTextForbidden) == "http://example.com/caf%C3%A9"
+    body, content_type = REFRESH_PAGES["utf-8 undeclared, a character cut at HEAD_BYTES"]
+    with pytest.raises(AssertionError, match="whole page was decoded"):
+        refresh_outcome(head, body, content_type, _WholeTextForbidden)
