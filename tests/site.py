@@ -11,6 +11,7 @@ import hashlib
 import html as html_lib
 import json
 import mimetypes
+import socket
 import sys
 import threading
 import time
@@ -144,7 +145,9 @@ class LoopbackSite:
         :param host: loopback address to serve on (any of 127.0.0.0/8: one "site" per address).
         :param keep_alive: speak HTTP/1.1 with persistent connections, as news sites do, instead of
             HTTP/1.0 (one connection, and one server thread, per request). Every answer must then
-            carry ``Content-Length``, as files and :meth:`LoopbackRequestHandler.send_body` do.
+            carry ``Content-Length``, as files and :meth:`LoopbackRequestHandler.send_body` do, and
+            a route must read any request body itself (else it is read as the next request). Error
+            answers (``send_error``: 404, 405) close the connection.
         """
         self.host = host
         self.keep_alive = keep_alive
@@ -167,6 +170,7 @@ class LoopbackSite:
         self._types: dict[str, str] = {}
         self._lastmods: dict[str, datetime] = {}
         self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()  # open client connections (kept alive or not)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -340,12 +344,18 @@ class LoopbackSite:
         return self
 
     def stop(self) -> None:
-        """Stop the server, close its socket, join its thread (at most 5 s); no-op if stopped."""
+        """Stop the server, close its socket and every open connection (a kept-alive one is served
+        nothing more), join its thread (at most 5 s); no-op if stopped."""
         server, thread = self._server, self._thread
         if server is None:
             return
         server.shutdown()
         server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         if thread is not None:
             thread.join(timeout=5)
         self._server = self._thread = None
@@ -572,6 +582,17 @@ class LoopbackRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         """Silence the default per-request logging to stderr."""
+
+    def setup(self) -> None:
+        """Register the connection, so that :meth:`LoopbackSite.stop` can close it."""
+        super().setup()
+        with self.site._lock:
+            self.site._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.site._lock:
+            self.site._connections.discard(self.connection)
+        super().finish()
 
     def _dispatch(self) -> None:
         """Record the request, then answer from a route or a file."""

@@ -84,24 +84,28 @@ def test_page_served_with_content_type_and_validators(loopback_site):
     assert "Host" in request_headers
 
 
-def test_keep_alive_answers_several_requests_on_one_connection(tmp_path: Path):
+def test_keep_alive_answers_several_requests_on_one_connection_until_stopped(tmp_path: Path):
     site = LoopbackSite(tmp_path / "site", keep_alive=True)
-    with site.serve():
-        site.add_page("/news/bridge.html", ARTICLE, lastmod=NOV_1)
-        connection = http.client.HTTPConnection(urlsplit(site.base_url).netloc, timeout=10)
-        try:
-            answers = []
-            for path in ("/news/bridge.html", "/missing.html", "/news/bridge.html"):
-                connection.request("GET", path)
-                response = connection.getresponse()
-                answers.append((response.version, response.status, len(response.read())))
-                sock = connection.sock
-            assert sock is not None  # the connection was never closed between requests
-        finally:
-            connection.close()
-    size = len(ARTICLE.encode("utf-8"))
-    assert answers[0] == (11, 200, size) and answers[2] == (11, 200, size)
-    assert answers[1][:2] == (11, 404)
+    site.start()
+    site.add_page("/news/bridge.html", ARTICLE, lastmod=NOV_1)
+    connection = http.client.HTTPConnection(urlsplit(site.base_url).netloc, timeout=10)
+    try:
+        answers, sockets = [], []
+        for _ in range(3):
+            connection.request("GET", "/news/bridge.html")
+            response = connection.getresponse()
+            answers.append((response.version, response.status, response.read()))
+            sockets.append(connection.sock)
+        site.stop()
+        with pytest.raises((ConnectionError, http.client.HTTPException)):
+            connection.request("GET", "/news/bridge.html")
+            connection.getresponse()
+    finally:
+        connection.close()
+        site.stop()
+    assert answers == [(11, 200, ARTICLE.encode("utf-8"))] * 3
+    assert sockets[0] is not None and sockets.count(sockets[0]) == 3  # one connection, never reopened
+    assert site.hits["/news/bridge.html"] == 3  # nothing served after stop()
 
 
 def test_registered_content_type_and_head(loopback_site):
