@@ -263,7 +263,8 @@ class ArchivePipeline:
         self.archive.shrink_ratio = settings.getfloat("ARCHIVE_SHRINK_RATIO", self.archive.shrink_ratio)
         self.archive.boilerplate_min_articles = settings.getint(
             "ARCHIVE_BOILERPLATE_MIN_ARTICLES", self.archive.boilerplate_min_articles)
-        command = self.crawler.settings.get("ARCHIVE_COMMAND") or command_line(sys.argv)
+        # sys.orig_argv: Scrapy's command line removes "crawl" from sys.argv before spiders run.
+        command = self.crawler.settings.get("ARCHIVE_COMMAND") or command_line(sys.orig_argv)
         self.crawl_id = self.archive.start_crawl(command)
         self.stats.set_value("archive/crawl_id", self.crawl_id)
         logger.info("archiving into %s (crawl %d)", self.path, self.crawl_id)

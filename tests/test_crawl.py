@@ -166,6 +166,8 @@ def test_each_spider_runs_with_scrapy_crawl(loopback_site, tmp_path, spider, arg
                             "LOG_LEVEL=WARNING") for x in ("-s", s)]
     run([_python(), "-m", "scrapy", "crawl", spider, *args, *settings])
     assert archived_urls(db) == set(urls)
+    [(command,)] = rows(db, "SELECT command FROM crawls")
+    assert command.startswith(f"{_python()} -m scrapy crawl {spider} -a ")  # as typed, "crawl" included
 
 
 @pytest.mark.corpus
