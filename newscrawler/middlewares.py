@@ -322,10 +322,8 @@ class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
         if (not isinstance(response, HtmlResponse) or len(response.body) <= self.HEAD_BYTES
                 or not _declared_charset(response)):
             return super().process_response(request, response)
-        # A new response, not response.replace(): replace() would read response.encoding, which
-        # decodes the whole body when the page declares no charset.
-        head = HtmlResponse(url=response.url, status=response.status, headers=response.headers,
-                            body=response.body[:self.HEAD_BYTES], request=request)
+        # The head keeps the page's headers, URL and (declared, so read without decoding) encoding.
+        head = response.replace(cls=HtmlResponse, body=response.body[:self.HEAD_BYTES])
         result = super().process_response(request, head)
         return response if result is head else result
 
