@@ -131,7 +131,7 @@ class ArchiveSpider(scrapy.Spider):
         crawler.signals.connect(spider._close_archive, signal=scrapy.signals.spider_closed)
         crawler.signals.connect(spider._feed_engine, signal=scrapy.signals.scheduler_empty)
         crawler.signals.connect(spider._keep_open, signal=scrapy.signals.spider_idle)
-        crawler.signals.connect(spider._request_dropped, signal=scrapy.signals.request_dropped)
+        crawler.signals.connect(spider._came_back, signal=scrapy.signals.request_dropped)
         return spider
 
     @property
@@ -276,16 +276,13 @@ class ArchiveSpider(scrapy.Spider):
             self.crawler.engine.crawl(request)
 
     def _came_back(self, request: scrapy.Request | None) -> None:
-        """An article request from the backlog is done (its callback or errback runs): top up."""
+        """An article request from the backlog is done (its callback or errback runs, or the scheduler
+        refused it: ``request_dropped``): top up."""
         if request is not None and _QUEUED in request.meta:
             host = request.meta[_QUEUED]
             self._in_flight -= 1
             self._host_in_flight[host] = self._host_in_flight.get(host, 1) - 1
             self._feed_engine()
-
-    def _request_dropped(self, request: scrapy.Request) -> None:
-        """A request the scheduler refused (no callback will run for it)."""
-        self._came_back(request)
 
     def _keep_open(self) -> None:
         """On ``spider_idle``: feed the engine, and keep the spider open, while pages are queued.
