@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html as html_lib
 import json
 import os
@@ -14,7 +15,7 @@ import click
 
 from newscrawler import __version__
 from newscrawler.changes import diff_versions, render_text, render_words_html
-from newscrawler.dates import utcnow_iso
+from newscrawler.dates import isoformat
 from newscrawler.lock import command_line
 from newscrawler.store import Archive
 
@@ -124,7 +125,7 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
     if progress is not None:
         click.echo()
     stats = crawler.stats.get_stats()
-    click.echo(final_line(stats, utcnow_iso().split(".")[0] + "Z", time.monotonic() - started))
+    click.echo(final_line(stats, isoformat(dt.datetime.now(dt.UTC)), time.monotonic() - started))
     failure = crawl_failure(stats, len(urls))
     if failure:
         raise click.ClickException(failure)
