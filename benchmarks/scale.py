@@ -3,8 +3,9 @@
 Builds one synthetic archive per size with ``Archive.open`` (so with the real schema and indexes),
 filled in bulk with SQL: per article 2 versions and 4 captures (new, revisit, changed, revisit),
 a 3-paragraph body of common words (so the full-text index is real), a payload row per version and
-the per-site paragraph counts. Then times ``Archive`` methods, the sizes taking turns op by op so
-that machine noise hits them alike:
+the per-site paragraph counts. Then, after untimed lookups that warm every archive alike
+(--warmup), times ``Archive`` methods, the sizes taking turns op by op so that machine noise hits
+them alike:
 
   lookup_latest     article(url) + versions(article id): an article and its latest version
   lookup_unknown    article(url) of a URL never archived (falls back to the captures)
@@ -167,6 +168,23 @@ def capture(url: str, when: int, body: str | None, headline: str) -> Capture:
                    discovered_via="sitemap", extracted=extracted)
 
 
+def warm_up(archives: dict[int, Archive], lookups: int) -> None:
+    """Run ``lookups`` untimed random lookups of each kind per archive (the archives taking turns).
+
+    A freshly built archive's pages may be anywhere between the disk and SQLite's own cache, and
+    the first archive built is the coldest: timed from cold, a size's figure says more about which
+    archive was built last than about its indexes (10^5 once measured 8x slower than 10^6).
+    """
+    rng = random.Random(11)
+    for i in range(lookups):
+        for size, archive in archives.items():
+            url = article_url(rng.randrange(1, size // 2))
+            archive.versions(archive.article(url)["id"])
+            archive.article(article_url(10**8 + 10**6 + i))
+            archive.last_capture_at(url)
+            archive.last_fetch(url)
+
+
 def measure(archives: dict[int, Archive], ops: int, clock: int) -> dict:
     """Time each op ``ops`` times per archive, the archives taking turns; medians, p90s and ratios.
 
@@ -218,6 +236,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 1_000_000],
                         help="archive sizes in versions")
     parser.add_argument("--ops", type=int, default=400, help="timed calls per op and size")
+    parser.add_argument("--warmup", type=int, default=2000,
+                        help="untimed lookups of each kind per size before timing (default 2000)")
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "scale.json")
     parser.add_argument("--keep", action="store_true", help="keep the archives (printed path)")
     parser.add_argument("--proposed", action="store_true", help="then add PROPOSED_INDEXES and measure again")
@@ -231,6 +251,8 @@ def main() -> None:
             results["sizes"][size] = figures
             print(f"built {size:>9} versions: {figures['build_s']} s, {figures['db_bytes'] / 1e6:.0f} MB", flush=True)
             archives[size] = Archive.open(tmp / f"{size}.db")
+        warm_up(archives, opts.warmup)
+        results["warmup_lookups"] = opts.warmup
         results["ops"] = measure(archives, opts.ops, 10**9)
         if opts.proposed:
             for size, archive in archives.items():
