@@ -1,18 +1,23 @@
-"""Keep a long crawl's memory flat: large buffers go back to the operating system when freed.
+"""Process memory for long crawls: glibc's mmap threshold and Python's cyclic garbage collector.
 
-glibc's malloc serves a request of M_MMAP_THRESHOLD bytes or more (128 KiB to start with) with a
-mapping of its own, unmapped when freed. But each time such a block is freed it raises the
-threshold to that block's size (up to 32 MiB on 64-bit; mallopt(3), "M_MMAP_THRESHOLD"): after the
-first few pages, the crawl's 100 KB - 1 MB page buffers (raw body, decoded text, pickled tasks)
-come from the heap, which fragments and is not given back. Setting the threshold explicitly turns
-that adjustment off. Measured on 800 corpus pages (benchmarks/README.md): peak RSS of crawl
-process + fork server + 2 workers 431 -> 377 MB, the crawl process alone 199 -> 156 MB.
+Large buffers go back to the operating system when freed: glibc's malloc serves a request of
+M_MMAP_THRESHOLD bytes or more (128 KiB to start with) with a mapping of its own, unmapped when
+freed. But each time such a block is freed it raises the threshold to that block's size (up to
+32 MiB on 64-bit; mallopt(3), "M_MMAP_THRESHOLD"): after the first few pages, the crawl's
+100 KB - 1 MB page buffers (raw body, decoded text, pickled tasks) come from the heap, which
+fragments and is not given back. Setting the threshold explicitly turns that adjustment off.
+Measured on 800 corpus pages (benchmarks/README.md): peak RSS of crawl process + fork server +
+2 workers 431 -> 377 MB, the crawl process alone 199 -> 156 MB.
+
+Python's cyclic collector runs less often (:func:`tune_gc`): each page makes and drops many
+short-lived containers (headers, requests, trafilatura's lists), which refcounting frees anyway.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 from typing import Any
 
@@ -22,6 +27,9 @@ logger = logging.getLogger(__name__)
 M_MMAP_THRESHOLD = -3
 #: Bytes from which an allocation gets its own mapping: glibc's own starting value.
 MMAP_THRESHOLD = 128 * 1024
+#: Net allocations of container objects between collections of the youngest generation
+#: (CPython's default is 700).
+GC_THRESHOLD = 10_000
 
 
 def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
@@ -55,3 +63,52 @@ class MmapThreshold:
     @classmethod
     def from_crawler(cls, crawler: Any) -> MmapThreshold:
         return cls(crawler.settings.getint("ARCHIVE_MMAP_THRESHOLD", MMAP_THRESHOLD))
+
+
+def tune_gc(threshold: int = GC_THRESHOLD) -> None:
+    """Freeze the objects alive now and collect the youngest generation every ``threshold``
+    allocations (the older generations keep their own thresholds).
+
+    Call it once start-up is over: modules, settings and components then live for the whole
+    process, so collections stop scanning them (``gc.freeze``), and a process forked from this
+    one does not copy their memory pages just to mark them. Garbage present at the call is
+    collected first, not frozen. Measured on 2,000 corpus pages: the crawl process spent 0.58 s
+    of its 16 s of CPU in collections with CPython's 700, 0.09 s with 10,000; trafilatura alone
+    ran 1.3% fewer instructions (callgrind, 30 pages). ``threshold`` 0 changes nothing.
+    """
+    if threshold <= 0:
+        return
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(threshold, *gc.get_threshold()[1:])
+
+
+def prepare_worker(mmap_threshold: int = MMAP_THRESHOLD, gc_threshold: int = GC_THRESHOLD) -> None:
+    """Initializer of an extraction worker: :func:`fix_mmap_threshold`, then :func:`tune_gc`
+    (either skipped when its threshold is 0)."""
+    if mmap_threshold:
+        fix_mmap_threshold(mmap_threshold)
+    tune_gc(gc_threshold)
+
+
+class GcThreshold:
+    """Scrapy extension: :func:`tune_gc` in the crawl process once the engine has started.
+
+    Setting ``ARCHIVE_GC_THRESHOLD`` (net container allocations between young collections;
+    0 leaves Python's collector alone). The extraction workers apply it too
+    (:class:`newscrawler.pipelines.ExtractPipeline`).
+    """
+
+    def __init__(self, threshold: int):
+        self.threshold = threshold
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> GcThreshold:
+        from scrapy import signals
+
+        extension = cls(crawler.settings.getint("ARCHIVE_GC_THRESHOLD", GC_THRESHOLD))
+        crawler.signals.connect(extension.engine_started, signal=signals.engine_started)
+        return extension
+
+    def engine_started(self) -> None:
+        tune_gc(self.threshold)

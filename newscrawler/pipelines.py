@@ -16,7 +16,7 @@ from scrapy.utils.asyncio import is_asyncio_available
 
 from newscrawler.extraction import Extracted, extract_article, prose_paragraphs
 from newscrawler.lock import command_line
-from newscrawler.memory import MMAP_THRESHOLD, fix_mmap_threshold
+from newscrawler.memory import GC_THRESHOLD, MMAP_THRESHOLD, prepare_worker
 from newscrawler.store import Archive, Capture
 from newscrawler.urls import clean_url
 from newscrawler.workers import TaskTimeout, WorkerCrashed, WorkerPool, default_workers
@@ -91,7 +91,8 @@ class ExtractPipeline:
 
     Settings: ``ARCHIVE_MIN_BODY_CHARS`` (shortest body, in characters, that counts as an
     article), ``ARCHIVE_DEFAULT_TZ`` (zone for dates without one), ``ARCHIVE_EXTRACT_WORKERS``,
-    ``ARCHIVE_EXTRACT_TIMEOUT`` (seconds), ``ARCHIVE_MMAP_THRESHOLD`` (bytes, set in the workers).
+    ``ARCHIVE_EXTRACT_TIMEOUT`` (seconds), ``ARCHIVE_MMAP_THRESHOLD`` (bytes) and
+    ``ARCHIVE_GC_THRESHOLD`` (both set in the workers, :func:`newscrawler.memory.prepare_worker`).
     Stats: ``archive/extraction/failed`` (no body), ``.../too_short``, ``.../no_prose``,
     ``.../crashed``, ``.../timeout``, ``.../error``, ``.../processes_started`` (workers started,
     replacements included; absent when no page needed extracting).
@@ -135,9 +136,11 @@ class ExtractPipeline:
         """The worker pool, started at the first page to extract: a re-check answered by 304s
         and identical bytes never starts one (a second of CPU and a few hundred MB saved)."""
         if self.pool is None:
-            threshold = self.crawler.settings.getint("ARCHIVE_MMAP_THRESHOLD", MMAP_THRESHOLD)
+            settings = self.crawler.settings
+            initializer = functools.partial(prepare_worker, settings.getint("ARCHIVE_MMAP_THRESHOLD", MMAP_THRESHOLD),
+                                            settings.getint("ARCHIVE_GC_THRESHOLD", GC_THRESHOLD))
             self.pool = WorkerPool(self.workers, timeout=self.timeout, preload=[self.extract_function.__module__],
-                                   initializer=functools.partial(fix_mmap_threshold, threshold) if threshold else None)
+                                   initializer=initializer)
         return self.pool
 
     async def process_item(self, item: Any) -> Any:

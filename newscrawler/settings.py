@@ -56,8 +56,10 @@ SPIDER_MIDDLEWARES = {
     "newscrawler.middlewares.OriginMiddleware": 40,
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
 }
-# Balances archive/scheduled against the captures when a crawl ends; keeps memory flat (glibc).
-EXTENSIONS = {"newscrawler.ledger.CaptureLedger": 100, "newscrawler.memory.MmapThreshold": 0}
+# Balances archive/scheduled against the captures when a crawl ends; keeps memory flat (glibc);
+# collects Python's cyclic garbage less often once started.
+EXTENSIONS = {"newscrawler.ledger.CaptureLedger": 100, "newscrawler.memory.MmapThreshold": 0,
+              "newscrawler.memory.GcThreshold": 0}
 
 ITEM_PIPELINES = {
     "newscrawler.pipelines.ExtractPipeline": 300,
@@ -91,6 +93,10 @@ ARCHIVE_EXTRACT_TIMEOUT = 60
 # and the extraction workers (glibc's mallopt M_MMAP_THRESHOLD; see newscrawler/memory.py); 0 = glibc's
 # own dynamic threshold, under which a long crawl's heap grows with its largest pages.
 ARCHIVE_MMAP_THRESHOLD = 128 * 1024
+# Python's cyclic garbage collector in the crawl process (once the engine has started) and the
+# extraction workers: start-up objects frozen, the youngest generation collected every this many
+# container allocations (see newscrawler/memory.py); 0 = Python's own 700.
+ARCHIVE_GC_THRESHOLD = 10_000
 # Largest article page (bytes, after Content-Encoding): a bigger one is a failed capture, never
 # archived half-read; news pages are rarely above a few MB.
 ARCHIVE_PAGE_MAXSIZE = 10 * 1024 * 1024

@@ -1,4 +1,5 @@
-"""fix_mmap_threshold: large blocks keep their own mappings after big ones were freed (glibc)."""
+"""fix_mmap_threshold: large blocks keep their own mappings after big ones were freed (glibc);
+tune_gc: young garbage collected less often, start-up objects frozen (in workers and crawl process)."""
 
 import platform
 import subprocess
@@ -6,7 +7,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 
 # Frees a 4 MiB block (glibc then raises its dynamic threshold to 4 MiB), allocates 200 KiB and
 # prints whether that block is a mapping of its own: bit 2 of the chunk's size word (IS_MMAPPED).
@@ -24,7 +25,46 @@ print(bool(ctypes.c_size_t.from_address(block - ctypes.sizeof(ctypes.c_size_t)).
 """
 
 
+@glibc_only
 @pytest.mark.parametrize(("mode", "mapped"), [("dynamic", "False"), ("fixed", "True")])
 def test_a_fixed_threshold_keeps_page_sized_blocks_out_of_the_heap(mode, mapped):
     out = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == mapped
+
+
+# Prints the collector's state after the call: threshold of the youngest generation, frozen objects.
+GC_PROBE = """
+import gc, sys
+from newscrawler.memory import prepare_worker
+before = gc.get_threshold()
+prepare_worker(0, int(sys.argv[1]))
+print(before[0], gc.get_threshold()[0], gc.get_threshold()[1:] == before[1:], gc.get_freeze_count() > 1000)
+"""
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(10_000, "700 10000 True True"), (0, "700 700 True False")])
+def test_a_worker_collects_young_garbage_less_often_with_its_start_up_objects_frozen(threshold, expected):
+    out = subprocess.run([sys.executable, "-c", GC_PROBE, str(threshold)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == expected
+
+
+# The crawl process: the extension, built from the project's settings, acts when the engine starts.
+EXTENSION_PROBE = """
+import gc, sys
+from scrapy import signals
+from scrapy.utils.test import get_crawler
+from newscrawler import settings
+crawler = get_crawler(settings_dict={"EXTENSIONS": settings.EXTENSIONS, "ARCHIVE_GC_THRESHOLD": sys.argv[1]})
+crawler._apply_settings()
+print(gc.get_threshold()[0], end=" ")
+crawler.signals.send_catch_log(signals.engine_started)
+print(gc.get_threshold()[0], gc.get_freeze_count() > 1000)
+"""
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(10_000, "700 10000 True"), (0, "700 700 False")])
+def test_the_crawl_process_tunes_its_collector_when_the_engine_starts(threshold, expected):
+    out = subprocess.run([sys.executable, "-c", EXTENSION_PROBE, str(threshold)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == expected
