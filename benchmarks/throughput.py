@@ -4,24 +4,27 @@ Serves N real pages from ../shared/corpus/extraction on loopback over HTTP/1.1 w
 connections (the 121 pages cycled under distinct URLs, each copy made unique by a <meta> tag so that
 no two raw payloads are equal) and measures, in this order:
 
-  a1  bare trafilatura, one process, over the first half of the same HTML
-  b   the full ``newscrawler crawl`` of the sitemap: fetch, extract, store (default workers)
+  a0  bare trafilatura, one process, over a slice of the same HTML (every R+1-th page)
+  b1  the full ``newscrawler crawl`` of the sitemap: fetch, extract, store (default workers)
+  a1  bare trafilatura over the next slice; then b2, a2, ... up to bR, aR (R = --rounds, default 3),
+      each crawl into a new archive
   b0  the same crawl with ARCHIVE_EXTRACT_WORKERS=0 (extraction on the reactor), into a new archive
-  c   re-checks of the unchanged archive of b: "urls", the N article URLs named again (always
+  c   re-checks of the unchanged archive of b1: "urls", the N article URLs named again (always
       fetched, unconditionally; same raw bytes skip extraction); "due", ``crawl --recheck`` once
       every article is due (next_check_at moved into the past): conditional requests, 304s
-  a2  bare trafilatura over the second half
   a|| one bare loop per CPU side by side, against one loop, over 242 pages: the ceiling of b/a on
       this machine at that moment (a shared VM's CPUs do not give twice one CPU's work); b/a is
       also given as a share of it (b_over_a_of_ceiling)
 
-a = N / (time of a1 + a2), so the baseline brackets the crawls on a shared, noisy machine. While
-each crawl runs, the RSS and PSS of the crawl process and its children (fork server, workers) are
+This VM's speed moves by 20-50% from one minute to the next (one bare loop ran at 27 and 40 pages/s
+three minutes apart), so each crawl bR is compared with the bare slices just before and after it
+(aR-1 and aR, a minute or less away), and b/a is the median of the R rounds' ratios. While each
+crawl runs, the RSS and PSS of the crawl process and its children (fork server, workers) are
 sampled every 0.5 s, and their CPU time is read, with this process's own (the loopback server).
 Prints the figures and the ratios b/a and c/b, and writes all of them to a JSON file.
 
-    python benchmarks/throughput.py                  # N=2000
-    python benchmarks/throughput.py --pages 300 --skip-in-process
+    python benchmarks/throughput.py                  # N=2000, 3 rounds: ~8 min
+    python benchmarks/throughput.py --pages 300 --rounds 1 --skip-in-process
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import platform
 import re
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -277,7 +281,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=2000, help="pages to serve and crawl (default 2000)")
     parser.add_argument("--workers", default="", help="ARCHIVE_EXTRACT_WORKERS for crawl b (default: the setting's)")
-    parser.add_argument("--bare-pages", type=int, help="pages in the bare loop (default: all N)")
+    parser.add_argument("--bare-pages", type=int, help="pages in the bare loop, all slices (default: all N)")
+    parser.add_argument("--rounds", type=int, default=3, help="crawls b, each between two bare slices (default 3)")
     parser.add_argument("--skip-in-process", action="store_true", help="skip crawl b0 (workers=0)")
     parser.add_argument("--recheck", choices=["both", "urls", "due"], default="both",
                         help="c as the N article URLs named again (urls), as `crawl --recheck` with every "
@@ -311,20 +316,35 @@ def main() -> None:
             site.write_discovery()
             results["served_raw_bytes"] = raw_bytes
             bare = served[:opts.bare_pages or len(served)]
-            half = len(bare) // 2
+            slices = [bare[k::opts.rounds + 1] for k in range(opts.rounds + 1)]
             print(f"{opts.pages} pages ({raw_bytes / 1e6:.0f} MB) on {site.base_url}; "
                   f"{results['cpus']} CPUs", flush=True)
 
-            a1, a1_cpu = bare_loop(bare[:half])
-            print(f"a1 bare trafilatura, first {half} pages: {half / a1:.1f} pages/s", flush=True)
+            bare_runs: list[dict] = []
+
+            def bare_slice(k: int) -> None:
+                seconds, cpu = bare_loop(slices[k])
+                bare_runs.append({"pages": len(slices[k]), "seconds": round(seconds, 2), "cpu_s": round(cpu, 2),
+                                  "pages_per_s": round(len(slices[k]) / seconds, 2)})
+                print(f"a{k} bare trafilatura, {len(slices[k])} pages: {len(slices[k]) / seconds:.1f} pages/s",
+                      flush=True)
 
             workers = (f"ARCHIVE_EXTRACT_WORKERS={opts.workers}",) if opts.workers else ()
-            db = tmp / "news.db"
-            b = run_crawl(db, [site.url("/sitemap.xml")], workers + extra, opts.pages)
-            b["storage"] = storage(db)
-            print(f"b  crawl: {b['pages_per_s']:.1f} pages/s, peak RSS {b.get('peak_rss_mb')} MB "
-                  f"(PSS {b.get('peak_pss_mb')} MB); {b['summary']}", flush=True)
-            results["crawl"] = b
+            bare_slice(0)
+            crawls: list[dict] = []
+            for r in range(1, opts.rounds + 1):
+                round_db = tmp / f"news-{r}.db"
+                b = run_crawl(round_db, [site.url("/sitemap.xml")], workers + extra, opts.pages)
+                b["storage"] = storage(round_db)
+                print(f"b{r} crawl: {b['pages_per_s']:.1f} pages/s, peak RSS {b.get('peak_rss_mb')} MB "
+                      f"(PSS {b.get('peak_pss_mb')} MB); {b['summary']}", flush=True)
+                crawls.append(b)
+                bare_slice(r)
+                if r > 1:  # only b1's archive is re-checked (c) and kept with --keep
+                    for file in tmp.glob(round_db.name + "*"):
+                        file.unlink()
+            results["crawl"], results["crawl_rounds"] = crawls[0], crawls
+            db = tmp / "news-1.db"
 
             if not opts.skip_in_process:
                 b0 = run_crawl(tmp / "in-process.db", [site.url("/sitemap.xml")],
@@ -353,9 +373,6 @@ def main() -> None:
                       f"{c['conditional_requests']} of {c['page_requests']} requests conditional", flush=True)
                 results[f"recheck_{mode}"] = c
 
-            a2, a2_cpu = bare_loop(bare[half:])
-            print(f"a2 bare trafilatura, last {len(bare) - half} pages: {(len(bare) - half) / a2:.1f} pages/s",
-                  flush=True)
             sample = [served[n] for n in range(min(len(corpus), len(served)))]
             ea = extract_article_loop(sample)
             ceiling = side_by_side(served[:2 * len(corpus)], results["cpus"])
@@ -369,30 +386,36 @@ def main() -> None:
         else:
             print(f"kept {tmp}")
 
-    a = len(bare) / (a1 + a2)
-    results["bare"] = {"pages": len(bare), "seconds": round(a1 + a2, 2), "pages_per_s": round(a, 2),
-                       "first_half_pages_per_s": round(half / a1, 2),
-                       "second_half_pages_per_s": round((len(bare) - half) / a2, 2),
-                       "cpu_ms_per_page": round((a1_cpu + a2_cpu) * 1000 / len(bare), 1)}
+    bare_pages, bare_seconds = sum(x["pages"] for x in bare_runs), sum(x["seconds"] for x in bare_runs)
+    a = bare_pages / bare_seconds
+    results["bare"] = {"pages": bare_pages, "seconds": round(bare_seconds, 2), "pages_per_s": round(a, 2),
+                       "slices": bare_runs,
+                       "cpu_ms_per_page": round(sum(x["cpu_s"] for x in bare_runs) * 1000 / bare_pages, 1)}
     results["extract_article_loop"] = {"pages": len(sample), "pages_per_s": round(len(sample) / ea, 2)}
-    b = results["crawl"]["pages_per_s"]
-    ratios = {"b_over_a": round(b / a, 3)}
+    by_round = []
+    for r, crawl in enumerate(crawls, 1):  # crawl r against the bare slices just before and after it
+        around = bare_runs[r - 1:r + 1]
+        crawl["bare_around_pages_per_s"] = round(sum(x["pages"] for x in around) / sum(x["seconds"] for x in around), 2)
+        by_round.append(round(crawl["pages_per_s"] / crawl["bare_around_pages_per_s"], 3))
+    b = statistics.median(c["pages_per_s"] for c in crawls)
+    ratios = {"b_over_a": statistics.median(by_round), "b_over_a_by_round": by_round}
     for mode in ("due", "urls"):
         if results.get(f"recheck_{mode}", {}).get("pages_per_s"):
             ratios[f"c_{mode}_over_b"] = round(results[f"recheck_{mode}"]["pages_per_s"] / b, 3)
     c_key = next((k for k in ("c_due_over_b", "c_urls_over_b") if k in ratios), None)
     ratios["c_over_b"] = ratios[c_key] if c_key else None
+    crawl_cpu_ms = statistics.median(c["cpu_ms_per_page"] for c in crawls)
     results["c_is"] = c_key
     if "crawl_in_process" in results:
         ratios["b0_over_a"] = round(results["crawl_in_process"]["pages_per_s"] / a, 3)
     # What b/a would be with both cores busy for the crawl alone: CPU per page, bare against crawl.
     cores = results["cpus"]
     ratios["b_over_a_if_cores_were_free"] = round(
-        cores * results["bare"]["cpu_ms_per_page"] / results["crawl"]["cpu_ms_per_page"], 3)
+        cores * results["bare"]["cpu_ms_per_page"] / crawl_cpu_ms, 3)
     if "bare_side_by_side" in results:  # b/a as a share of what this machine gave two processes meanwhile
         ratios["b_over_a_of_ceiling"] = round(ratios["b_over_a"] / results["bare_side_by_side"]["speedup"], 3)
     results["ratios"] = ratios
-    measured = {**ratios, "peak_rss_mb": results["crawl"].get("peak_rss_mb"),
+    measured = {**ratios, "peak_rss_mb": max(c.get("peak_rss_mb", 0) for c in crawls),
                 "payload_stored_ratio": results["crawl"]["storage"]["payload_stored_ratio"]}
     results["targets"] = {
         name: {"target": target, "measured": measured[name],
@@ -401,13 +424,15 @@ def main() -> None:
         for name, target in TARGETS.items() if measured.get(name) is not None}
     print(f"a  bare trafilatura: {a:.1f} pages/s (extract_article: "
           f"{results['extract_article_loop']['pages_per_s']:.1f} pages/s)")
-    cr = results["crawl"]
-    print(f"CPU per page: bare {results['bare']['cpu_ms_per_page']} ms; crawl {cr['cpu_ms_per_page']} ms = "
-          f"crawl process {cr.get('cpu_s_crawl_process', 0) * 1000 / opts.pages:.1f} + workers "
-          f"{cr.get('cpu_s_children', 0) * 1000 / opts.pages:.1f} + loopback server "
-          f"{cr['cpu_s_loopback_server'] * 1000 / opts.pages:.1f}")
-    print(f"b/a = {ratios['b_over_a']:.2f} (target >= 1.4)   c/b = {ratios['c_over_b']} (target >= 5; {c_key})"
-          + "".join(f"   {k} = {v:.2f}" for k, v in ratios.items() if k not in ("b_over_a", "c_over_b") and v))
+    for r, (crawl, ratio) in enumerate(zip(crawls, by_round, strict=True), 1):
+        print(f"b{r}: {crawl['pages_per_s']:.1f} pages/s against a{r - 1}+a{r} {crawl['bare_around_pages_per_s']:.1f}: "
+              f"b/a {ratio:.2f}; CPU per page {crawl['cpu_ms_per_page']} ms = crawl process "
+              f"{crawl.get('cpu_s_crawl_process', 0) * 1000 / opts.pages:.1f} + workers "
+              f"{crawl.get('cpu_s_children', 0) * 1000 / opts.pages:.1f} + loopback server "
+              f"{crawl['cpu_s_loopback_server'] * 1000 / opts.pages:.1f} (bare {results['bare']['cpu_ms_per_page']})")
+    print(f"b/a = {ratios['b_over_a']:.2f}, median of {len(by_round)} (target >= 1.4)   c/b = {ratios['c_over_b']} "
+          f"(target >= 5; {c_key})" + "".join(f"   {k} = {v:.2f}" for k, v in ratios.items()
+                                              if k not in ("b_over_a", "c_over_b", "b_over_a_by_round") and v))
     st = results["crawl"]["storage"]
     print(f"storage: {st['bytes_per_version']} bytes on disk per version; raw HTML stored at "
           f"{st['payload_stored_ratio']:.1%} of its size ({st['payload_compression']})")
