@@ -293,6 +293,10 @@ def main() -> None:
                         help="where to write the figures")
     parser.add_argument("--keep", action="store_true", help="keep the temporary site and archives")
     opts = parser.parse_args()
+    if opts.rounds < 1:
+        parser.error("--rounds must be 1 or more")
+    if min(opts.bare_pages or opts.pages, opts.pages) < 2 * (opts.rounds + 1):
+        parser.error(f"--pages and --bare-pages must give each of the {opts.rounds + 1} bare slices 2 pages or more")
 
     corpus = load_corpus()
     tmp = Path(tempfile.mkdtemp(prefix="newscrawler-bench-"))
