@@ -16,7 +16,7 @@ from scrapy.utils.asyncio import is_asyncio_available
 
 from newscrawler.extraction import Extracted, extract_article, prose_paragraphs
 from newscrawler.lock import command_line
-from newscrawler.memory import GC_THRESHOLD, MMAP_THRESHOLD, prepare_worker
+from newscrawler.memory import MMAP_THRESHOLD, gc_threshold, prepare_worker
 from newscrawler.store import Archive, Capture
 from newscrawler.urls import clean_url
 from newscrawler.workers import TaskTimeout, WorkerCrashed, WorkerPool, default_workers
@@ -109,6 +109,7 @@ class ExtractPipeline:
         self.min_body_chars = crawler.settings.getint("ARCHIVE_MIN_BODY_CHARS", 250)
         self.default_tz = crawler.settings.get("ARCHIVE_DEFAULT_TZ", "UTC")
         self.workers = extract_workers(crawler.settings)
+        self.gc_threshold = gc_threshold(crawler.settings)
         self.timeout = crawler.settings.getfloat("ARCHIVE_EXTRACT_TIMEOUT", 60.0) or None
         self.pooled = False  # extraction in worker processes (else in the crawl process)
         self.pool: WorkerPool | None = None
@@ -138,7 +139,7 @@ class ExtractPipeline:
         if self.pool is None:
             settings = self.crawler.settings
             initializer = functools.partial(prepare_worker, settings.getint("ARCHIVE_MMAP_THRESHOLD", MMAP_THRESHOLD),
-                                            settings.getint("ARCHIVE_GC_THRESHOLD", GC_THRESHOLD))
+                                            self.gc_threshold)
             self.pool = WorkerPool(self.workers, timeout=self.timeout, preload=[self.extract_function.__module__],
                                    initializer=initializer)
         return self.pool

@@ -95,7 +95,7 @@ ARCHIVE_EXTRACT_TIMEOUT = 60
 ARCHIVE_MMAP_THRESHOLD = 128 * 1024
 # Python's cyclic garbage collector in the crawl process (once the engine has started) and the
 # extraction workers: start-up objects frozen, the youngest generation collected every this many
-# container allocations (see newscrawler/memory.py); 0 = Python's own 700.
+# container allocations (see newscrawler/memory.py); 0 = Python's own default (700 in CPython 3.11).
 ARCHIVE_GC_THRESHOLD = 10_000
 # Largest article page (bytes, after Content-Encoding): a bigger one is a failed capture, never
 # archived half-read; news pages are rarely above a few MB.

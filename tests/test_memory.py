@@ -1,11 +1,17 @@
 """fix_mmap_threshold: large blocks keep their own mappings after big ones were freed (glibc);
 tune_gc: young garbage collected less often, start-up objects frozen (in workers and crawl process)."""
 
+import gc
+import os
 import platform
 import subprocess
 import sys
 
 import pytest
+from scrapy.utils.test import get_crawler
+
+from newscrawler.pipelines import ExtractPipeline
+from newscrawler.workers import WorkerCrashed
 
 glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 
@@ -59,8 +65,9 @@ import gc, sys
 from scrapy import signals
 from scrapy.utils.test import get_crawler
 from newscrawler import settings
+from scrapy.extension import ExtensionManager
 crawler = get_crawler(settings_dict={"EXTENSIONS": settings.EXTENSIONS, "ARCHIVE_GC_THRESHOLD": sys.argv[1]})
-crawler._apply_settings()  # builds the extensions, as crawl() does first
+ExtensionManager.from_crawler(crawler)  # builds the extensions, as crawl() does first
 before = gc.get_threshold()[0]
 crawler.signals.send_catch_log(signals.engine_started)
 print(before, gc.get_threshold()[0], gc.get_freeze_count() > 1000)
@@ -75,3 +82,32 @@ def test_the_crawl_process_tunes_its_collector_when_the_engine_starts(threshold)
     assert int(before) != 10_000  # untouched until the engine starts
     assert int(after) == (threshold or int(before))
     assert frozen == str(bool(threshold))
+
+
+def collector_state() -> tuple[int, int]:
+    """In a worker: the youngest generation's threshold and how many objects are frozen."""
+    return gc.get_threshold()[0], gc.get_freeze_count()
+
+
+def exit_now() -> None:
+    os._exit(3)
+
+
+@pytest.mark.parametrize("threshold", [12_345, 0])
+def test_the_extraction_pool_tunes_each_worker_replacements_included(threshold):
+    pipeline = ExtractPipeline(get_crawler(settings_dict={"ARCHIVE_GC_THRESHOLD": threshold,
+                                                          "ARCHIVE_EXTRACT_WORKERS": 1}))
+    pool = pipeline._started_pool()
+    try:
+        first = pool.submit(collector_state).result(timeout=60)
+        with pytest.raises(WorkerCrashed):
+            pool.submit(exit_now).result(timeout=60)
+        replacement = pool.submit(collector_state).result(timeout=60)
+    finally:
+        pool.shutdown()
+    for young, frozen in (first, replacement):
+        if threshold:
+            assert (young, frozen > 1000) == (threshold, True)
+        else:
+            assert (young, frozen) == (gc.get_threshold()[0], 0)  # Python's own, as in this process
+    assert pool.started == 2
