@@ -113,10 +113,14 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
     for name, value in _parse_settings(settings).items():
         project.set(name, value, priority="cmdline")
     _hold_crawl_lock(db_path, project.getfloat("ARCHIVE_LOCK_WAIT"))
+    start_errors: list[BaseException] = []
     try:
         process = CrawlerProcess(project)
         crawler = process.create_crawler(AutoSpider)
-        process.crawl(crawler, urls=list(urls), sites=sites, recheck=recheck)
+        # Components (extensions, middlewares, pipelines) are made when the crawl starts: an
+        # error there (a bad setting) ends the crawl before the engine runs.
+        process.crawl(crawler, urls=list(urls), sites=sites, recheck=recheck).addErrback(
+            lambda failure: start_errors.append(failure.value))
     except Exception as exc:  # bad settings or arguments surface here, before any fetch
         raise click.ClickException(f"cannot start the crawl: {exc}") from exc
     progress = _start_progress(crawler) if sys.stdout.isatty() else None
@@ -125,6 +129,8 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
     if progress is not None:
         click.echo()
     stats = crawler.stats.get_stats()
+    if start_errors and "start_time" not in stats:
+        raise click.ClickException(f"cannot start the crawl: {start_errors[0]}")
     click.echo(final_line(stats, isoformat(dt.datetime.now(dt.UTC)), time.monotonic() - started))
     failure = crawl_failure(stats, len(urls))
     if failure:

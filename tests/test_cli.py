@@ -74,6 +74,20 @@ def test_bad_setting_is_a_clear_error(tmp_path):
     assert "Error: -s takes NAME=VALUE, got 'NOVALUE'" in result.output
 
 
+@pytest.mark.parametrize(("setting", "message"), [
+    ("ARCHIVE_GC_THRESHOLD=99999999999", "ARCHIVE_GC_THRESHOLD must be from 0 to 2147483647, got 99999999999"),
+    ("ARCHIVE_GC_THRESHOLD=often", "ARCHIVE_GC_THRESHOLD must be from 0 to 2147483647, got 'often'"),
+    ("ARCHIVE_MMAP_THRESHOLD=abc", "invalid literal for int() with base 10: 'abc'"),
+])
+def test_a_setting_that_breaks_a_component_is_a_clear_error(tmp_path, setting, message):
+    # Scrapy makes extensions, middlewares and pipelines when the crawl starts, not before.
+    proc = run([sys.executable, "-m", "newscrawler", "crawl", "http://127.0.0.1:9/", "--db", str(tmp_path / "n.db"),
+                "-s", setting], check=False)
+    assert proc.returncode == 1
+    assert f"Error: cannot start the crawl: {message}" in proc.stderr
+    assert "interrupted" not in proc.stderr + proc.stdout
+
+
 @pytest.fixture
 def edited_archive(loopback_site, tmp_path):
     """An archive with two versions of one article, the second with a changed number and headline."""
