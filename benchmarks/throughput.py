@@ -18,7 +18,8 @@ no two raw payloads are equal) and measures, in this order:
 
 This VM's speed moves by 20-50% from one minute to the next (one bare loop ran at 27 and 40 pages/s
 three minutes apart), so each crawl bR is compared with the bare slices just before and after it
-(aR-1 and aR, a minute or less away), and b/a is the median of the R rounds' ratios. While each
+(aR-1 and aR, a minute or less away), and b/a is the median of the R rounds' ratios; c/b takes
+the median b, b0/a the mean a of all slices (those two are not bracketed). While each
 crawl runs, the RSS and PSS of the crawl process and its children (fork server, workers) are
 sampled every 0.5 s, and their CPU time is read, with this process's own (the loopback server).
 Prints the figures and the ratios b/a and c/b, and writes all of them to a JSON file.
@@ -291,7 +292,8 @@ def main() -> None:
                         help="extra setting for every crawl (repeatable)")
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "throughput.json",
                         help="where to write the figures")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary site and archives")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary site and the archives of b1, b0 and c (later rounds' are deleted)")
     opts = parser.parse_args()
     if opts.rounds < 1:
         parser.error("--rounds must be 1 or more")
@@ -328,12 +330,13 @@ def main() -> None:
 
             def bare_slice(k: int) -> None:
                 seconds, cpu = bare_loop(slices[k])
-                bare_runs.append({"pages": len(slices[k]), "seconds": round(seconds, 2), "cpu_s": round(cpu, 2),
+                bare_runs.append({"pages": len(slices[k]), "seconds": seconds, "cpu_s": cpu,  # unrounded: ratios
                                   "pages_per_s": round(len(slices[k]) / seconds, 2)})
                 print(f"a{k} bare trafilatura, {len(slices[k])} pages: {len(slices[k]) / seconds:.1f} pages/s",
                       flush=True)
 
             workers = (f"ARCHIVE_EXTRACT_WORKERS={opts.workers}",) if opts.workers else ()
+            bare_loop(bare[:5])  # untimed: trafilatura's first calls (the workers start warm)
             bare_slice(0)
             crawls: list[dict] = []
             for r in range(1, opts.rounds + 1):
@@ -402,7 +405,7 @@ def main() -> None:
         crawl["bare_around_pages_per_s"] = round(sum(x["pages"] for x in around) / sum(x["seconds"] for x in around), 2)
         by_round.append(round(crawl["pages_per_s"] / crawl["bare_around_pages_per_s"], 3))
     b = statistics.median(c["pages_per_s"] for c in crawls)
-    ratios = {"b_over_a": statistics.median(by_round), "b_over_a_by_round": by_round}
+    ratios = {"b_over_a": round(statistics.median(by_round), 3), "b_over_a_by_round": by_round}
     for mode in ("due", "urls"):
         if results.get(f"recheck_{mode}", {}).get("pages_per_s"):
             ratios[f"c_{mode}_over_b"] = round(results[f"recheck_{mode}"]["pages_per_s"] / b, 3)
