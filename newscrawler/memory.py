@@ -88,7 +88,7 @@ def gc_threshold(settings: Any) -> int:
 
 def tune_gc(threshold: int = GC_THRESHOLD, *, collect: bool = True) -> None:
     """Freeze the objects alive now and collect the youngest generation every ``threshold``
-    container allocations (Python's default is 700 in CPython 3.11-3.13).
+    container allocations (Python's default is 700 in CPython 3.11 and 3.12).
 
     Call it once start-up is over: modules, settings and components then live for the whole
     process, and collections stop scanning them (``gc.freeze``). With ``collect``, garbage
