@@ -118,7 +118,8 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
         process = CrawlerProcess(project)
         crawler = process.create_crawler(AutoSpider)
         # Components (extensions, middlewares, pipelines) are made when the crawl starts: an
-        # error there (a bad setting) ends the crawl before the engine runs.
+        # error there (a bad setting) ends the crawl before the engine runs. The errback takes
+        # any error that ends the crawl, which Twisted would otherwise log as unhandled.
         process.crawl(crawler, urls=list(urls), sites=sites, recheck=recheck).addErrback(
             lambda failure: start_errors.append(failure.value))
     except Exception as exc:  # bad settings or arguments surface here, before any fetch
@@ -132,7 +133,8 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
     if start_errors and "start_time" not in stats:
         raise click.ClickException(f"cannot start the crawl: {start_errors[0]}")
     click.echo(final_line(stats, isoformat(dt.datetime.now(dt.UTC)), time.monotonic() - started))
-    failure = crawl_failure(stats, len(urls))
+    # An error that ended the crawl after it started is taken here too, so it is not silenced.
+    failure = f"the crawl failed: {start_errors[0]}" if start_errors else crawl_failure(stats, len(urls))
     if failure:
         raise click.ClickException(failure)
 
