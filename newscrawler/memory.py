@@ -76,13 +76,13 @@ def gc_threshold(settings: Any) -> int:
 
     :raises ValueError: when the setting is not a whole number from 0 to GC_THRESHOLD_MAX.
     """
+    raw = settings.get("ARCHIVE_GC_THRESHOLD", GC_THRESHOLD)
     try:
-        value = settings.getint("ARCHIVE_GC_THRESHOLD", GC_THRESHOLD)
-    except ValueError:
-        value = None
-    if value is None or not 0 <= value <= GC_THRESHOLD_MAX:
-        value = settings.get("ARCHIVE_GC_THRESHOLD") if value is None else value
-        raise ValueError(f"ARCHIVE_GC_THRESHOLD must be from 0 to {GC_THRESHOLD_MAX}, got {value!r}")
+        value = int(raw)
+    except (TypeError, ValueError):
+        value = -1
+    if not 0 <= value <= GC_THRESHOLD_MAX:
+        raise ValueError(f"ARCHIVE_GC_THRESHOLD must be from 0 to {GC_THRESHOLD_MAX}, got {raw!r}")
     return value
 
 

@@ -75,7 +75,7 @@ def test_bad_setting_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize(("setting", "message"), [
-    ("ARCHIVE_GC_THRESHOLD=99999999999", "ARCHIVE_GC_THRESHOLD must be from 0 to 2147483647, got 99999999999"),
+    ("ARCHIVE_GC_THRESHOLD=99999999999", "ARCHIVE_GC_THRESHOLD must be from 0 to 2147483647, got '99999999999'"),
     ("ARCHIVE_GC_THRESHOLD=often", "ARCHIVE_GC_THRESHOLD must be from 0 to 2147483647, got 'often'"),
     ("ARCHIVE_MMAP_THRESHOLD=abc", "invalid literal for int() with base 10: 'abc'"),
 ])
