@@ -411,12 +411,12 @@ def main() -> None:
             ratios[f"c_{mode}_over_b"] = round(results[f"recheck_{mode}"]["pages_per_s"] / b, 3)
     c_key = next((k for k in ("c_due_over_b", "c_urls_over_b") if k in ratios), None)
     ratios["c_over_b"] = ratios[c_key] if c_key else None
-    crawl_cpu_ms = statistics.median(c["cpu_ms_per_page"] for c in crawls)
     results["c_is"] = c_key
     if "crawl_in_process" in results:
         ratios["b0_over_a"] = round(results["crawl_in_process"]["pages_per_s"] / a, 3)
     # What b/a would be with both cores busy for the crawl alone: CPU per page, bare against crawl.
     cores = results["cpus"]
+    crawl_cpu_ms = statistics.median(c["cpu_ms_per_page"] for c in crawls)
     ratios["b_over_a_if_cores_were_free"] = round(
         cores * results["bare"]["cpu_ms_per_page"] / crawl_cpu_ms, 3)
     if "bare_side_by_side" in results:  # b/a as a share of what this machine gave two processes meanwhile

@@ -109,6 +109,7 @@ class ExtractPipeline:
         self.min_body_chars = crawler.settings.getint("ARCHIVE_MIN_BODY_CHARS", 250)
         self.default_tz = crawler.settings.get("ARCHIVE_DEFAULT_TZ", "UTC")
         self.workers = extract_workers(crawler.settings)
+        self.mmap_threshold = crawler.settings.getint("ARCHIVE_MMAP_THRESHOLD", MMAP_THRESHOLD)
         self.gc_threshold = gc_threshold(crawler.settings)
         self.timeout = crawler.settings.getfloat("ARCHIVE_EXTRACT_TIMEOUT", 60.0) or None
         self.pooled = False  # extraction in worker processes (else in the crawl process)
@@ -137,9 +138,7 @@ class ExtractPipeline:
         """The worker pool, started at the first page to extract: a re-check answered by 304s
         and identical bytes never starts one (a second of CPU and a few hundred MB saved)."""
         if self.pool is None:
-            settings = self.crawler.settings
-            initializer = functools.partial(prepare_worker, settings.getint("ARCHIVE_MMAP_THRESHOLD", MMAP_THRESHOLD),
-                                            self.gc_threshold)
+            initializer = functools.partial(prepare_worker, self.mmap_threshold, self.gc_threshold)
             self.pool = WorkerPool(self.workers, timeout=self.timeout, preload=[self.extract_function.__module__],
                                    initializer=initializer)
         return self.pool
