@@ -190,8 +190,11 @@ class LoopbackSite:
 
         :param path: URL path starting with ``/``, e.g. ``/news/slug.html``.
         :param html: the page; ``str`` is written as UTF-8, ``bytes`` as given.
-        :param lastmod: last modification (naive = UTC). Default: now; on an edit, now but at least
-            one second after the previous lastmod, so ``Last-Modified`` (1 s steps) always moves.
+        :param lastmod: last modification (naive = UTC). Default for a new page: the start of the
+            previous second, so that a crawl run at once, even within the second, captures the page in
+            a later second than its lastmod (the fetch policy counts a lastmod in the capture's own
+            second as newer, and would fetch the page again); on an edit, now but at least one second
+            after the previous lastmod, so ``Last-Modified`` (1 s steps) always moves.
         :param title: headline for sitemaps and feeds. Default: the page's ``og:title``, else its
             first ``<h1>``, else its ``<title>``, else the path.
         :param published: first publication (naive = UTC). Default: kept from the earlier version
@@ -202,8 +205,10 @@ class LoopbackSite:
         body = html.encode("utf-8") if isinstance(html, str) else bytes(html)
         previous = self.pages.get(path)
         if lastmod is None:
-            lastmod = _utc(datetime.now(UTC))
-            if previous is not None and lastmod <= previous.lastmod:
+            lastmod = _utc(datetime.now(UTC))  # to the second
+            if previous is None:
+                lastmod -= timedelta(seconds=1)
+            elif lastmod <= previous.lastmod:
                 lastmod = previous.lastmod + timedelta(seconds=1)
         lastmod = _utc(lastmod)
         if published is not None:
