@@ -4,6 +4,7 @@ import json
 import sqlite3
 
 import pytest
+import sqlite_utils
 
 from newscrawler.store import MIGRATIONS, Archive, Capture
 
@@ -290,3 +291,35 @@ def test_last_fetch_gives_validators(archive):
     assert (fetch["etag"], fetch["last_modified"]) == ('"abc"', "Sun, 29 Nov 2026 10:00:00 GMT")
     assert fetch["payload_digest"] == "sha256:" + __import__("hashlib").sha256(b"<html>a</html>").hexdigest()
     assert archive.last_fetch("https://www.example.com/unknown") is None
+
+
+
+def test_migration_6_keys_site_paragraphs_by_article_and_keeps_what_was_learned(tmp_path):
+    """An archive of schema 5 (site_paragraphs keyed by site and digest) keeps its learned rows; a new
+    version counts only the paragraphs new to its article, as before."""
+    path = tmp_path / "news.db"
+    db = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:5]:
+        migration(db)
+    db.execute("PRAGMA user_version = 5")
+    old = Archive(db, path)  # not migrated: writes the schema 5 table
+    old.record(_capture(url="https://www.example.com/a", at=_at(0), extracted=_extracted(body=_story(1))))
+    old.record(_capture(url="https://www.example.com/b", at=_at(1), extracted=_extracted(body=_story(2))))
+    learned = set(db.execute("SELECT site, digest, article_id FROM site_paragraphs").fetchall())
+    assert len(learned) == 6
+    old.close()
+
+    with Archive.open(path) as archive:
+        assert archive.db.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert set(archive.db.execute("SELECT site, digest, article_id FROM site_paragraphs").fetchall()) == learned
+        key = [row[2] for row in archive.db.execute("PRAGMA index_info(sqlite_autoindex_site_paragraphs_1)")]
+        assert key == ["article_id", "digest"]
+        assert archive.db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        edited = _story(1) + "\n\nA correction: the board meets in week 42."
+        recorded = archive.record(_capture(url="https://www.example.com/a", at=_at(2),
+                                           extracted=_extracted(body=edited)))
+        assert recorded.outcome == "changed"
+        counts = dict(archive.db.execute("SELECT digest, articles FROM site_paragraph_counts"))
+        assert sorted(counts.values()) == [1] * 7  # article a's three old paragraphs were not counted again
+        assert archive.db.execute("SELECT count(*) FROM site_paragraphs WHERE article_id = ?",
+                                  [recorded.article_id]).fetchone()[0] == 4
