@@ -293,7 +293,6 @@ def test_last_fetch_gives_validators(archive):
     assert archive.last_fetch("https://www.example.com/unknown") is None
 
 
-
 def test_migration_6_keys_site_paragraphs_by_article_and_keeps_what_was_learned(tmp_path):
     """An archive of schema 5 (site_paragraphs keyed by site and digest) keeps its learned rows; a new
     version counts only the paragraphs new to its article, as before."""
@@ -313,7 +312,7 @@ def test_migration_6_keys_site_paragraphs_by_article_and_keeps_what_was_learned(
         assert archive.db.execute("PRAGMA user_version").fetchone()[0] == 6
         assert set(archive.db.execute("SELECT site, digest, article_id FROM site_paragraphs").fetchall()) == learned
         key = [row[2] for row in archive.db.execute("PRAGMA index_info(sqlite_autoindex_site_paragraphs_1)")]
-        assert key == ["article_id", "digest"]
+        assert key == ["article_id", "site", "digest"]
         assert archive.db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         edited = _story(1) + "\n\nA correction: the board meets in week 42."
         recorded = archive.record(_capture(url="https://www.example.com/a", at=_at(2),
@@ -323,3 +322,21 @@ def test_migration_6_keys_site_paragraphs_by_article_and_keeps_what_was_learned(
         assert sorted(counts.values()) == [1] * 7  # article a's three old paragraphs were not counted again
         assert archive.db.execute("SELECT count(*) FROM site_paragraphs WHERE article_id = ?",
                                   [recorded.article_id]).fetchone()[0] == 4
+
+
+def test_migration_6_keeps_a_view_of_the_users_on_site_paragraphs(tmp_path):
+    """SQLite refuses to rename a table over a dropped one while a view names it, unless in legacy mode."""
+    path = tmp_path / "news.db"
+    db = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:5]:
+        migration(db)
+    db.execute("PRAGMA user_version = 5")
+    db.execute("INSERT INTO site_paragraphs (site, digest, article_id) VALUES ('example.com', 'd1', 1)")
+    db.execute("CREATE VIEW my_boilerplate AS SELECT site, digest, count(*) AS articles FROM site_paragraphs "
+               "GROUP BY site, digest")
+    db.conn.commit()
+    db.close()
+    with Archive.open(path) as archive:
+        assert archive.db.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert archive.db.execute("SELECT * FROM my_boilerplate").fetchall() == [("example.com", "d1", 1)]
+        assert archive.db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
