@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -64,6 +64,18 @@ def site_with_pages(site: LoopbackSite, count: int = 3) -> list[str]:
 
 
 # -- serving ---------------------------------------------------------------------------------------
+
+
+def test_new_page_lastmod_is_the_previous_second_and_an_edit_moves_it(loopback_site):
+    """A crawl run at once captures a new page in a later second than its lastmod (the fetch policy
+    fetches again a page whose lastmod is in its last capture's second); an edit's lastmod is now."""
+    before = datetime.now(UTC).replace(microsecond=0)
+    page = loopback_site.add_page("/news/a.html", "<html><body><p>One.</p></body></html>")
+    after = datetime.now(UTC).replace(microsecond=0)
+    assert before - timedelta(seconds=1) <= page.lastmod <= after - timedelta(seconds=1)
+    edited = loopback_site.add_page("/news/a.html", "<html><body><p>Two.</p></body></html>")
+    assert before <= edited.lastmod <= datetime.now(UTC) + timedelta(seconds=1)
+    assert edited.lastmod > page.lastmod
 
 
 def test_page_served_with_content_type_and_validators(loopback_site):
