@@ -247,6 +247,24 @@ def run_crawl(db: Path, targets: list[str], settings: tuple[str, ...], pages: in
             "warnings": [ln for ln in stderr.splitlines() if "WARNING" in ln or "ERROR" in ln][:20]}
 
 
+def cpu_account(crawl: dict, around: list[dict], pages: int, cpus: int) -> dict:
+    """A crawl's b/a from CPU time: what a crawled page costs, per bare page of the slices beside it.
+
+    ``workers_over_bare``: the extraction workers' CPU per page over the bare loop's (above 1: our
+    extraction's extra work, and CPUs slowed by each other); ``fetch_store_over_bare``: the crawl
+    process's and the loopback server's; ``cpus_busy``: share of the ``cpus`` busy during the crawl.
+    ``b_over_a_from_cpu`` = cpus x busy / (the two shares): equal to the measured b/a when the bare
+    slices ran at the crawl's speed.
+    """
+    bare_ms = sum(x["cpu_s"] for x in around) * 1000 / sum(x["pages"] for x in around)
+    workers_ms = crawl.get("cpu_s_children", 0) * 1000 / pages
+    fetch_store_ms = (crawl.get("cpu_s_crawl_process", 0) + crawl["cpu_s_loopback_server"]) * 1000 / pages
+    busy = (workers_ms + fetch_store_ms) * pages / 1000 / (cpus * crawl["seconds"])
+    return {"bare_cpu_ms_per_page": round(bare_ms, 1), "workers_over_bare": round(workers_ms / bare_ms, 3),
+            "fetch_store_over_bare": round(fetch_store_ms / bare_ms, 3), "cpus_busy": round(busy, 3),
+            "b_over_a_from_cpu": round(cpus * busy * bare_ms / (workers_ms + fetch_store_ms), 3)}
+
+
 def storage(db: Path) -> dict:
     """Bytes on disk per version, per table, and how small the raw HTML is stored."""
     conn = sqlite3.connect(db)
@@ -404,8 +422,11 @@ def main() -> None:
         around = bare_runs[r - 1:r + 1]
         crawl["bare_around_pages_per_s"] = round(sum(x["pages"] for x in around) / sum(x["seconds"] for x in around), 2)
         by_round.append(round(crawl["pages_per_s"] / crawl["bare_around_pages_per_s"], 3))
+        crawl["account"] = cpu_account(crawl, around, opts.pages, results["cpus"])
     b = statistics.median(c["pages_per_s"] for c in crawls)
-    ratios = {"b_over_a": round(statistics.median(by_round), 3), "b_over_a_by_round": by_round}
+    ratios = {"b_over_a": round(statistics.median(by_round), 3), "b_over_a_by_round": by_round,
+              **{f"{part}_cpu_over_bare": round(statistics.median(c["account"][f"{part}_over_bare"] for c in crawls), 3)
+                 for part in ("workers", "fetch_store")}}
     for mode in ("due", "urls"):
         if results.get(f"recheck_{mode}", {}).get("pages_per_s"):
             ratios[f"c_{mode}_over_b"] = round(results[f"recheck_{mode}"]["pages_per_s"] / b, 3)
@@ -437,6 +458,11 @@ def main() -> None:
               f"{crawl.get('cpu_s_crawl_process', 0) * 1000 / opts.pages:.1f} + workers "
               f"{crawl.get('cpu_s_children', 0) * 1000 / opts.pages:.1f} + loopback server "
               f"{crawl['cpu_s_loopback_server'] * 1000 / opts.pages:.1f} (bare {results['bare']['cpu_ms_per_page']})")
+        account = crawl["account"]
+        print(f"    per bare page beside it ({account['bare_cpu_ms_per_page']} ms): workers "
+              f"{account['workers_over_bare']:.2f} + fetch and store {account['fetch_store_over_bare']:.2f}; "
+              f"CPUs {account['cpus_busy']:.0%} busy: {results['cpus']} x busy / (workers + fetch and store) "
+              f"= {account['b_over_a_from_cpu']:.2f}")
     print(f"b/a = {ratios['b_over_a']:.2f}, median of {len(by_round)} (target >= 1.4)   c/b = {ratios['c_over_b']} "
           f"(target >= 5; {c_key})" + "".join(f"   {k} = {v:.2f}" for k, v in ratios.items()
                                               if k not in ("b_over_a", "c_over_b", "b_over_a_by_round") and v))
