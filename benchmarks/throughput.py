@@ -435,11 +435,9 @@ def main() -> None:
     results["c_is"] = c_key
     if "crawl_in_process" in results:
         ratios["b0_over_a"] = round(results["crawl_in_process"]["pages_per_s"] / a, 3)
-    # What b/a would be with both cores busy for the crawl alone: CPU per page, bare against crawl.
-    cores = results["cpus"]
-    crawl_cpu_ms = statistics.median(c["cpu_ms_per_page"] for c in crawls)
-    ratios["b_over_a_if_cores_were_free"] = round(
-        cores * results["bare"]["cpu_ms_per_page"] / crawl_cpu_ms, 3)
+    # What b/a would be with every CPU busy for the crawl all the time (each round's CPU account).
+    ratios["b_over_a_if_cores_were_free"] = round(statistics.median(
+        c["account"]["b_over_a_from_cpu"] / c["account"]["cpus_busy"] for c in crawls), 3)
     if "bare_side_by_side" in results:  # b/a as a share of what this machine gave two processes meanwhile
         ratios["b_over_a_of_ceiling"] = round(ratios["b_over_a"] / results["bare_side_by_side"]["speedup"], 3)
     results["ratios"] = ratios
@@ -457,7 +455,7 @@ def main() -> None:
               f"b/a {ratio:.2f}; CPU per page {crawl['cpu_ms_per_page']} ms = crawl process "
               f"{crawl.get('cpu_s_crawl_process', 0) * 1000 / opts.pages:.1f} + workers "
               f"{crawl.get('cpu_s_children', 0) * 1000 / opts.pages:.1f} + loopback server "
-              f"{crawl['cpu_s_loopback_server'] * 1000 / opts.pages:.1f} (bare {results['bare']['cpu_ms_per_page']})")
+              f"{crawl['cpu_s_loopback_server'] * 1000 / opts.pages:.1f}")
         account = crawl["account"]
         print(f"    per bare page beside it ({account['bare_cpu_ms_per_page']} ms): workers "
               f"{account['workers_over_bare']:.2f} + fetch and store {account['fetch_store_over_bare']:.2f}; "
