@@ -293,14 +293,20 @@ def test_last_fetch_gives_validators(archive):
     assert archive.last_fetch("https://www.example.com/unknown") is None
 
 
-def test_migration_6_keys_site_paragraphs_by_article_and_keeps_what_was_learned(tmp_path):
-    """An archive of schema 5 (site_paragraphs keyed by site and digest) keeps its learned rows; a new
-    version counts only the paragraphs new to its article, as before."""
-    path = tmp_path / "news.db"
+def _schema_5(path):
+    """A new archive at ``path`` left at schema 5, open (sqlite_utils)."""
     db = sqlite_utils.Database(path)
     for migration in MIGRATIONS[:5]:
         migration(db)
     db.execute("PRAGMA user_version = 5")
+    return db
+
+
+def test_migration_6_keys_site_paragraphs_by_article_and_keeps_what_was_learned(tmp_path):
+    """An archive of schema 5 (site_paragraphs keyed by site and digest) keeps its learned rows; a new
+    version counts only the paragraphs new to its article, as before."""
+    path = tmp_path / "news.db"
+    db = _schema_5(path)
     old = Archive(db, path)  # not migrated: writes the schema 5 table
     old.record(_capture(url="https://www.example.com/a", at=_at(0), extracted=_extracted(body=_story(1))))
     old.record(_capture(url="https://www.example.com/b", at=_at(1), extracted=_extracted(body=_story(2))))
@@ -327,10 +333,7 @@ def test_migration_6_keys_site_paragraphs_by_article_and_keeps_what_was_learned(
 def test_migration_6_keeps_a_view_of_the_users_on_site_paragraphs(tmp_path):
     """SQLite refuses to rename a table over a dropped one while a view names it, unless in legacy mode."""
     path = tmp_path / "news.db"
-    db = sqlite_utils.Database(path)
-    for migration in MIGRATIONS[:5]:
-        migration(db)
-    db.execute("PRAGMA user_version = 5")
+    db = _schema_5(path)
     db.execute("INSERT INTO site_paragraphs (site, digest, article_id) VALUES ('example.com', 'd1', 1)")
     db.execute("CREATE VIEW my_boilerplate AS SELECT site, digest, count(*) AS articles FROM site_paragraphs "
                "GROUP BY site, digest")
