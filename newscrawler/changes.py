@@ -73,14 +73,33 @@ def normalize_text(text: str | None) -> str:
         return ""
     found = _normalized.get(text)
     if found is None:
-        normal = unicodedata.normalize("NFC", text)
-        found = "\n\n".join(p for p in (_SPACES.sub(" ", p).strip() for p in _PARAGRAPH_BREAK.split(normal)) if p)
+        # A body from extraction or the archive is normal already: telling so costs a fifth.
+        found = text if _is_normal(text) else _normal_form(text)
         if _normalized_chars > _NORMALIZED_MAX_CHARS:
             _normalized.clear()
             _normalized_chars = 0
         _normalized[text] = _normalized[found] = found
         _normalized_chars += len(text) + len(found)
     return found
+
+
+def _normal_form(text: str) -> str:
+    """What :func:`normalize_text` returns, computed (no cache, no short cut)."""
+    normal = unicodedata.normalize("NFC", text)
+    return "\n\n".join(p for p in (_SPACES.sub(" ", p).strip() for p in _PARAGRAPH_BREAK.split(normal)) if p)
+
+
+def _is_normal(text: str) -> bool:
+    """Whether :func:`normalize_text` leaves ``text`` as it is (a sufficient test, not a necessary one).
+
+    True when the text is NFC and its paragraphs, split on ``"\\n\\n"``, are non-empty, have no
+    character that is not printable (``str.isprintable``: line breaks, tabs and every Unicode space
+    but U+0020 are not, nor are zero-width and other format characters) and no space at either end
+    or twice in a row. Such text has nothing for the normalisation to change.
+    """
+    if "  " in text or not unicodedata.is_normalized("NFC", text):
+        return False
+    return all(p and p.isprintable() and p[0] != " " and p[-1] != " " for p in text.split("\n\n"))
 
 
 # Texts normalised lately, and their normal forms (each its own): a capture's body is normalised for

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import unicodedata
 from collections import Counter
 from urllib.parse import parse_qsl, urlsplit
 
@@ -13,6 +14,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from newscrawler.changes import (
+    _is_normal,
+    _normal_form,
     content_digest,
     diff_paragraphs,
     diff_words,
@@ -60,6 +63,33 @@ def canonical(body: list[list[str]]) -> str:
 def test_normalize_text_is_idempotent(text):
     once = normalize_text(text)
     assert normalize_text(once) == once
+
+
+#: Text that is often normal already: letters, combining accents, spaces, line breaks, a few others.
+NEARLY_NORMAL = st.text(st.sampled_from(["a", "\u00e9", "e", "\u0301", "\u4e2d", " ", "\n", "\u00a0", "\u00ad", "\t"]))
+
+
+@relaxed
+@given(st.one_of(st.text(), NEARLY_NORMAL))
+@example("e\u0301")  # NFD: not normal
+@example("a\n\n\n\nb")  # an empty paragraph
+@example("a \n\nb")  # a paragraph ending in a space
+@example("a  b")  # two spaces in a row
+def test_normal_text_is_told_apart_right(text):
+    # normalize_text skips the work for text _is_normal accepts: it must be text the work leaves as it is.
+    if _is_normal(text):
+        assert _normal_form(text) == text
+        assert normalize_text(text) == text
+    else:
+        assert normalize_text(text) == _normal_form(text)
+
+
+@relaxed
+@given(st.lists(PARAGRAPH, min_size=1, max_size=6))
+def test_extracted_bodies_take_the_short_cut(body):
+    # canonical() writes a body as extraction does: printable words, single spaces, blank lines.
+    text = unicodedata.normalize("NFC", canonical(body))
+    assert _is_normal(text) == all(c.isprintable() for c in text.replace("\n\n", ""))
 
 
 @relaxed
