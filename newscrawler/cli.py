@@ -160,14 +160,18 @@ def _hold_crawl_lock(db_path: str, wait: float) -> None:
 
 
 def _check_writable(db_path: str) -> None:
-    """Open (create, migrate) the archive and make sure this process can write to it.
+    """Open (create) the archive and make sure this process can write to it; no migration yet.
 
-    :raises click.ClickException: when the file is not an archive or cannot be written.
+    Pending migrations are applied by the crawl itself, once it holds the crawl lock: an upgraded
+    newscrawler waiting for a crawl of the old one must not hold up that crawl's writes meanwhile.
+
+    :raises click.ClickException: when the file is not an archive or cannot be written, or when
+        its schema is newer than this newscrawler's.
     """
     import sqlite3
 
     try:
-        with Archive.open(db_path) as archive:
+        with Archive.open(db_path, migrate=False) as archive:
             version = archive.db.execute("PRAGMA user_version").fetchone()[0]
             archive.db.execute(f"PRAGMA user_version = {int(version)}")  # a write that changes nothing
     except (sqlite3.Error, OSError, RuntimeError) as exc:

@@ -342,8 +342,12 @@ class Archive:
         self._dictionaries: bool | None = None
 
     @classmethod
-    def open(cls, path: str | Path, *, readonly: bool = False) -> Archive:
+    def open(cls, path: str | Path, *, readonly: bool = False, migrate: bool = True) -> Archive:
         """Open (and create) the archive at ``path``, applying pending migrations.
+
+        With ``migrate`` False a writable archive is opened (created empty when missing) without
+        them: for a check made before the crawl lock is held, since a migration takes the write
+        lock for as long as it runs, and a crawl still running with the old schema waits meanwhile.
 
         :raises FileNotFoundError: when ``readonly`` and the file does not exist.
         :raises sqlite3.DatabaseError: when the file is not a SQLite database.
@@ -366,7 +370,10 @@ class Archive:
         archive = cls(db, path)
         if not readonly:
             try:
-                archive._migrate()
+                if migrate:
+                    archive._migrate()
+                else:
+                    archive._schema_version()  # raises when newer than this code
             except BaseException:
                 archive.close()
                 raise

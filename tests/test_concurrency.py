@@ -272,6 +272,31 @@ def test_processes_opening_an_archive_at_once_migrate_it_once(tmp_path, existing
         assert "site_dictionaries" in archive.db.table_names()
 
 
+def test_a_crawl_waiting_for_the_lock_leaves_the_archive_unmigrated(tmp_path):
+    """An upgraded newscrawler started while an older one crawls the archive migrates it only once
+    it holds the crawl lock: a migration holds the write lock for as long as it runs, and the
+    running crawl's writes would wait meanwhile."""
+    import sqlite_utils
+    from click.testing import CliRunner
+
+    from newscrawler.cli import cli
+
+    path = tmp_path / "news.db"
+    db = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:-1]:
+        migration(db)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    db.close()
+    with CrawlLock(path).acquire(command="newscrawler crawl (the older one)"):
+        result = CliRunner().invoke(cli, ["crawl", "http://127.0.0.1:9/a.html", "--db", str(path),
+                                          "-s", "ARCHIVE_LOCK_WAIT=0.3"])
+        assert result.exit_code == 1 and "another crawl is writing this archive" in result.output
+        with Archive.open(path, readonly=True) as archive:
+            assert archive.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) - 1
+    with Archive.open(path) as archive:  # as the crawl does once it holds the lock
+        assert archive.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
 def test_an_archive_migrated_past_this_code_meanwhile_is_refused_with_the_reason(tmp_path, monkeypatch):
     """A newer newscrawler may migrate the archive between our first look at its schema number
     and our write lock: the error still says why, and the archive is left as that one made it."""
