@@ -90,9 +90,12 @@ ARCHIVE_EXTRACT_WORKERS = None
 # Seconds one page's extraction may take in a worker before it is killed (capture failed); 0 = no limit.
 ARCHIVE_EXTRACT_TIMEOUT = 60
 # Allocations of this many bytes or more are given back to the OS when freed, in the crawl process
-# and the extraction workers (glibc's mallopt M_MMAP_THRESHOLD; see newscrawler/memory.py); 0 = glibc's
-# own dynamic threshold, under which a long crawl's heap grows with its largest pages.
+# (glibc's mallopt M_MMAP_THRESHOLD; see newscrawler/memory.py); 0 = glibc's own dynamic threshold,
+# under which a long crawl's heap grows with its largest pages.
 ARCHIVE_MMAP_THRESHOLD = 128 * 1024
+# The same in each extraction worker, which holds one page at a time: its heap keeps the page
+# buffers of all but the largest pages, and up to 4 times this free at its top; 0 = glibc's own.
+ARCHIVE_WORKER_MMAP_THRESHOLD = 1024 * 1024
 # Python's cyclic garbage collector in the crawl process (once the engine has started) and the
 # extraction workers: start-up objects frozen, the youngest generation collected every this many
 # container allocations (see newscrawler/memory.py); 0 = Python's own default (700 in CPython 3.11).

@@ -78,6 +78,7 @@ def test_bad_setting_is_a_clear_error(tmp_path):
     ("ARCHIVE_GC_THRESHOLD=99999999999", "ARCHIVE_GC_THRESHOLD must be from 0 to 2147483647, got '99999999999'"),
     ("ARCHIVE_GC_THRESHOLD=often", "ARCHIVE_GC_THRESHOLD must be from 0 to 2147483647, got 'often'"),
     ("ARCHIVE_MMAP_THRESHOLD=abc", "invalid literal for int() with base 10: 'abc'"),
+    ("ARCHIVE_WORKER_MMAP_THRESHOLD=64MB", "ARCHIVE_WORKER_MMAP_THRESHOLD must be from 0 to 33554432, got '64MB'"),
 ])
 def test_a_setting_that_breaks_a_component_is_a_clear_error(tmp_path, setting, message):
     # Scrapy makes extensions, middlewares and pipelines when the crawl starts, not before.

@@ -111,3 +111,43 @@ def test_the_extraction_pool_tunes_each_worker_replacements_included(threshold):
         else:
             assert (young, frozen) == (gc.get_threshold()[0], 0)  # Python's own, as in this process
     assert pool.started == 2
+
+
+def malloc_state() -> tuple[bool, bool, bool, bool]:
+    """In a worker: whether a 900 KiB block came from the heap (no mapping of its own) and grew it,
+    whether the heap kept that memory once the block was freed, and whether a 2 MiB block got a
+    mapping of its own."""
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, [ctypes.c_ssize_t]
+
+    def mapped(block: int) -> bool:  # bit 2 of the chunk's size word: IS_MMAPPED
+        return bool(ctypes.c_size_t.from_address(block - ctypes.sizeof(ctypes.c_size_t)).value & 2)
+
+    top = libc.sbrk(0)
+    block = libc.malloc(900 * 1024)
+    from_heap, grew = not mapped(block), libc.sbrk(0) > top
+    libc.free(block)
+    kept = libc.sbrk(0) > top
+    big = libc.malloc(2 << 20)
+    big_mapped = mapped(big)
+    libc.free(big)
+    return from_heap, grew, kept, big_mapped
+
+
+@glibc_only
+def test_a_worker_reuses_page_sized_blocks_from_its_heap():
+    # A worker holds one page at a time: its page buffers stay in its heap, and the heap keeps
+    # its free top (up to 4 MiB) for the next page instead of giving it back and faulting it in again.
+    pipeline = ExtractPipeline(get_crawler(settings_dict={"ARCHIVE_EXTRACT_WORKERS": 1}))
+    pool = pipeline._started_pool()
+    try:
+        from_heap, grew, kept, big_mapped = pool.submit(malloc_state).result(timeout=60)
+    finally:
+        pool.shutdown()
+    assert (from_heap, grew) == (True, True)
+    assert kept  # glibc's fixed trim threshold (128 KiB) would have given the 900 KiB back
+    assert big_mapped  # over the 1 MiB threshold: a mapping of its own, unmapped when freed
