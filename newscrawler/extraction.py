@@ -15,6 +15,7 @@ import trafilatura
 from trafilatura.utils import load_html
 
 from newscrawler.changes import churn_kind, normalize_text
+from newscrawler.charsets import decode_html
 from newscrawler.dates import isoformat, parse_date
 
 logger = logging.getLogger(__name__)
@@ -99,16 +100,19 @@ def extract_article(
     html: str | bytes,
     url: str,
     *,
+    content_type: str | None = None,
     hints: dict[str, str | None] | None = None,
     default_tz: str = "UTC",
 ) -> Extracted | None:
     """Extract the article body and metadata from one HTML page.
 
-    ``html`` is the decoded page (bytes are decoded by trafilatura's parser: UTF-8, else its guess);
-    ``url`` the URL it was fetched from. ``hints`` may carry what discovery knew:
-    ``title``, ``published`` and ``modified`` raw strings from a sitemap or syndication feed, used
-    only when the page itself gives none, and ``prune_xpath``, a list of XPath expressions whose
-    elements are removed before extraction (a watched site's setting). Returns ``None`` when the
+    ``html`` is the page: decoded, or its raw bytes, decoded here by
+    :func:`newscrawler.charsets.decode_html` with ``content_type`` (the Content-Type header as
+    sent, e.g. ``text/html; charset=utf-8``); ``url`` the URL it was fetched from. ``hints`` may
+    carry what discovery knew: ``title``, ``published`` and ``modified`` raw strings from a
+    sitemap or syndication feed, used only when the page itself gives none, and ``prune_xpath``,
+    a list of XPath expressions whose elements are removed before extraction (a watched site's
+    setting). Returns ``None`` when the
     page has no extractable body (empty, not HTML, nothing but navigation); never raises on bad
     markup.
 
@@ -116,6 +120,8 @@ def extract_article(
         capture).
     """
     hints = hints or {}
+    if isinstance(html, bytes):
+        html = decode_html(html, content_type)
     try:
         # Parsed once, by trafilatura's own parser (its settings give better bodies than lxml's
         # defaults); bare_extraction works on a copy of the tree, so ours is read first, unchanged.

@@ -27,8 +27,9 @@ class ArticleItem(scrapy.Item):
     """The Last-Modified header as sent (str, an HTTP date), or None."""
     body = scrapy.Field()
     """Raw response body (bytes, after Content-Encoding is undone), or None."""
-    html = scrapy.Field()
-    """Body decoded by Scrapy's charset detection (str) for text responses; None otherwise."""
+    is_text = scrapy.Field()
+    """Whether Scrapy read the response as text (a TextResponse: HTML, XML or plain text) (bool). The
+    body is decoded where it is extracted, in a worker (newscrawler.charsets.decode_html)."""
     discovered_via = scrapy.Field()
     """How the URL was found: "cli", "sitemap", "feed", "list", "home" (str)."""
     hints = scrapy.Field()

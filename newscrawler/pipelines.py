@@ -47,7 +47,7 @@ def classify_not_article(item: dict[str, Any]) -> str | None:
     content_type = (item.get("content_type") or "").split(";")[0].strip().lower()
     if content_type not in _HTML_TYPES:
         return f"not HTML: Content-Type {content_type}"
-    if item.get("html") is None:
+    if not item.get("is_text"):
         return "not HTML: the body is not text"
     return None
 
@@ -181,8 +181,11 @@ class ExtractPipeline:
         return True
 
     def _arguments(self, item: Any) -> tuple[tuple, dict[str, Any]]:
-        return ((item["html"], item.get("final_url") or item["requested_url"]),
-                {"hints": item.get("hints"), "default_tz": self.default_tz})
+        # The raw bytes, decoded in the worker: a bytes object is pickled for it as it is, where a
+        # decoded page would be encoded to UTF-8 and decoded again on the way.
+        return ((item["body"], item.get("final_url") or item["requested_url"]),
+                {"content_type": item.get("content_type"), "hints": item.get("hints"),
+                 "default_tz": self.default_tz})
 
     def _extract_here(self, item: Any) -> tuple[Extracted | None, str | None]:
         args, kwargs = self._arguments(item)

@@ -33,7 +33,7 @@ def extract_with_hooks(html: str | bytes, url: str, **kwargs: Any) -> Extracted 
     ``exit`` ends the process with ``os._exit(3)``, ``memory-error`` raises :class:`MemoryError`,
     ``sleep N`` waits N seconds first.
     """
-    match = HOOK.search(html) if isinstance(html, str) else None
+    match = HOOK.search(html.decode("utf-8", "replace") if isinstance(html, bytes) else html)
     if match is not None:
         action, argument = match.groups()
         if action == "segfault":

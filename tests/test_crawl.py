@@ -124,8 +124,10 @@ def test_pages_that_are_not_articles_are_recorded_as_such(loopback_site, tmp_pat
     loopback_site.add_file("/mislabelled.html", (REPO / "tests" / "fixtures" / "report.pdf").read_bytes(),
                            content_type="text/html")
     loopback_site.add_file("/empty.html", b"", content_type="text/html")
+    # No type given and bytes that are no known format: Scrapy reads the response as binary.
+    loopback_site.add_file("/unlabelled", bytes(range(256)) * 64, content_type="")
     db = tmp_path / "news.db"
-    names = ["/local/", "/report.pdf", "/mislabelled.html", "/empty.html", "/missing.html"]
+    names = ["/local/", "/report.pdf", "/mislabelled.html", "/empty.html", "/unlabelled", "/missing.html"]
     proc = run_crawl(db, *[loopback_site.url(n) for n in names], check=False)
     assert proc.returncode == 0, proc.stderr
     got = {url.replace(loopback_site.base_url, ""): (outcome, error) for url, outcome, error in rows(
@@ -135,6 +137,7 @@ def test_pages_that_are_not_articles_are_recorded_as_such(loopback_site, tmp_pat
         "/report.pdf": ("not_article", "not HTML: the body is a PDF"),
         "/mislabelled.html": ("not_article", "not HTML: the body is a PDF"),
         "/empty.html": ("not_article", "empty response"),
+        "/unlabelled": ("not_article", "not HTML: the body is not text"),
         "/missing.html": ("failed", "HTTP 404"),
     }
     assert rows(db, "SELECT count(*) FROM versions") == [(0,)]

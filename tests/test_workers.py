@@ -208,7 +208,7 @@ def _item(html: str, url: str = "http://127.0.0.1/news/story.html"):
     from newscrawler.items import ArticleItem
 
     return ArticleItem(requested_url=url, final_url=url, status=200, captured_at="2026-01-01T00:00:00Z",
-                       content_type="text/html; charset=utf-8", body=html.encode(), html=html, hints={})
+                       content_type="text/html; charset=utf-8", body=html.encode(), is_text=True, hints={})
 
 
 def test_in_process_extraction_fails_one_page_on_memory_error():

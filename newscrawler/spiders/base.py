@@ -22,7 +22,6 @@ from twisted.python.failure import Failure
 from w3lib.url import safe_url_string
 
 from newscrawler.changes import payload_digest
-from newscrawler.charsets import decode_html
 from newscrawler.dates import utcnow_iso
 from newscrawler.items import ArticleItem
 from newscrawler.middlewares import ORIGIN
@@ -404,7 +403,7 @@ class ArchiveSpider(scrapy.Spider):
             etag=_header(headers, b"ETag"),
             last_modified=_header(headers, b"Last-Modified"),
             body=response.body,
-            html=_text(response),
+            is_text=isinstance(response, TextResponse),
             discovered_via=response.meta.get("via", "cli"),
             hints=response.meta.get("hints") or {},
         )
@@ -445,7 +444,7 @@ class ArchiveSpider(scrapy.Spider):
         item["outcome"] = "failed"
         item["error"] = (f"the page is {len(response.body)} bytes, larger than ARCHIVE_PAGE_MAXSIZE="
                          f"{self._page_max_size}")
-        item["body"], item["html"] = None, None
+        item["body"] = None
         return item
 
     def unfetchable(self, url: str, reason: str) -> ArticleItem:
@@ -477,12 +476,6 @@ class ArchiveSpider(scrapy.Spider):
 def _header(headers: Any, name: bytes) -> str | None:
     value = headers.get(name)
     return value.decode("latin-1") if value else None
-
-
-def _text(response: Response) -> str | None:
-    if not isinstance(response, TextResponse):
-        return None
-    return decode_html(response.body, _header(response.headers, b"Content-Type"))
 
 
 def _describe(failure: Failure) -> str:
