@@ -281,11 +281,12 @@ class ArchivePipeline:
         hints = item.get("hints") or {}
         default_tz = self.crawler.settings.get("ARCHIVE_DEFAULT_TZ", "UTC")
 
-        def reextract(raw: bytes, url: str) -> dict[str, Any] | None:
-            """The current extractor on a stored version's raw HTML (extraction drift check)."""
+        def reextract(raw: bytes, url: str, content_type: str | None) -> dict[str, Any] | None:
+            """The current extractor on a stored version's raw HTML (extraction drift check), decoded
+            as it was when fetched: by the Content-Type it was served with, if any."""
             self.stats.inc_value("archive/extraction/reextracted")
-            result = extract_article(raw, url, hints={"prune_xpath": hints.get("prune_xpath")},
-                                     default_tz=default_tz)
+            result = extract_article(raw, url, content_type=content_type,
+                                     hints={"prune_xpath": hints.get("prune_xpath")}, default_tz=default_tz)
             return result.to_dict() if result else None
 
         try:

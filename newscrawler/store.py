@@ -41,8 +41,9 @@ GONE_STATUSES = (404, 410)
 #: Statuses of paywalls, consent walls and legal blocks: no comparison with the archived version.
 WALL_STATUSES = (401, 402, 403, 451)
 
-#: Re-extracts stored raw HTML with the current extractor: (raw bytes, URL) -> extracted dict or None.
-Reextract = Callable[[bytes, str], "dict[str, Any] | None"]
+#: Re-extracts stored raw HTML with the current extractor: (raw bytes, URL, the Content-Type it was
+#: served with or None) -> extracted dict or None.
+Reextract = Callable[[bytes, str, "str | None"], "dict[str, Any] | None"]
 
 
 @dataclasses.dataclass
@@ -753,8 +754,12 @@ class Archive:
                            [version["id"], extractor])
         if cached is not None:
             return cached
-        raw = self.payload(version["payload_digest"]) if version["payload_digest"] else None
-        result = reextract(raw, url) if raw else None
+        digest = version["payload_digest"]
+        raw = self.payload(digest) if digest else None
+        if not raw:
+            return None
+        [(content_type,)] = self.db.execute("SELECT content_type FROM payloads WHERE digest = ?", [digest])
+        result = reextract(raw, url, content_type)
         if result is None:
             return None
         self.db.execute("INSERT INTO reextractions (version_id, extractor, headline, body) VALUES (?, ?, ?, ?)",

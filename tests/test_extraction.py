@@ -81,3 +81,16 @@ def test_corpus_f1(corpus_pages):
     truths = {page["id"]: page["truth"] for page in corpus_pages}
     precision, recall, f1 = shingle_f1(predictions, truths)
     assert f1 >= 0.95, (precision, recall, f1)
+
+
+def test_raw_bytes_are_decoded_by_the_content_type_they_were_served_with():
+    # How a worker gets a page, and how stored raw HTML is re-extracted: the bytes and their Content-Type.
+    sentence = "Городской совет утвердил бюджет на следующий год после долгого обсуждения. "
+    html = ("<html><head><title>Бюджет утверждён</title></head><body><article><h1>Бюджет утверждён</h1>"
+            f"<p>{sentence * 6}</p><p>{sentence * 5}</p></article></body></html>")
+    raw, url = html.encode("koi8-r"), "https://www.example.com/news/budget"
+    labelled = extract_article(raw, url, content_type="text/html; charset=KOI8-R")
+    assert labelled.headline == "Бюджет утверждён"
+    assert sentence.strip() in labelled.body
+    unlabelled = extract_article(raw, url)  # no charset anywhere: windows-1252, as decode_html says
+    assert unlabelled is None or "Бюджет" not in unlabelled.body

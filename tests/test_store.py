@@ -192,8 +192,8 @@ def test_extraction_drift_is_not_an_edit(archive):
                             extracted=_extracted(body=BODY_A, extractor="trafilatura 1.0")))
     calls = []
 
-    def reextract(raw, url):
-        calls.append(raw)
+    def reextract(raw, url, content_type):
+        calls.append((raw, content_type))
         return {"headline": "Harbour dredging delayed", "body": BODY_A + "\n\nCaption text."}
 
     drifted = _extracted(body=BODY_A + "\n\nCaption text.", extractor="trafilatura 2.3.1")
@@ -202,7 +202,7 @@ def test_extraction_drift_is_not_an_edit(archive):
     again = archive.record(_capture(at=_at(2), extracted=drifted), reextract=reextract)
     assert (first.outcome, again.outcome) == ("revisit", "revisit")
     assert "extraction drift" in first.note and "trafilatura 1.0" in first.note
-    assert calls == [b"<html>raw v1</html>"]  # re-extracted once, then cached
+    assert calls == [(b"<html>raw v1</html>", "text/html")]  # as served; re-extracted once, then cached
     real_edit = _extracted(body=BODY_B + "\n\nCaption text.", extractor="trafilatura 2.3.1")
     assert archive.record(_capture(at=_at(3), extracted=real_edit), reextract=reextract).outcome == "changed"
 
