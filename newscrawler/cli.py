@@ -160,9 +160,11 @@ def _hold_crawl_lock(db_path: str, wait: float) -> None:
 
 
 def _check_writable(db_path: str) -> None:
-    """Open (create) the archive and make sure this process can write to it; no migration yet.
+    """Open (create) the archive and make sure this process can write to it.
 
-    Pending migrations are applied by the crawl itself, once it holds the crawl lock: an upgraded
+    A new archive gets its schema here (no crawl can be using it, and creating it takes
+    milliseconds), so a crawl that then fails to start leaves an empty archive, not an empty file.
+    An existing one is migrated by the crawl itself, once it holds the crawl lock: an upgraded
     newscrawler waiting for a crawl of the old one must not hold up that crawl's writes meanwhile.
 
     :raises click.ClickException: when the file is not an archive or cannot be written, or when
@@ -171,7 +173,7 @@ def _check_writable(db_path: str) -> None:
     import sqlite3
 
     try:
-        with Archive.open(db_path, migrate=False) as archive:
+        with Archive.open(db_path, migrate=not Path(db_path).exists()) as archive:
             version = archive.db.execute("PRAGMA user_version").fetchone()[0]
             archive.db.execute(f"PRAGMA user_version = {int(version)}")  # a write that changes nothing
     except (sqlite3.Error, OSError, RuntimeError) as exc:

@@ -87,6 +87,10 @@ def test_a_setting_that_breaks_a_component_is_a_clear_error(tmp_path, setting, m
     assert proc.returncode == 1
     assert f"Error: cannot start the crawl: {message}" in proc.stderr
     assert "interrupted" not in proc.stderr + proc.stdout
+    # The new archive was made before the crawl failed to start: empty, but an archive, which
+    # history and diff can read.
+    history = CliRunner().invoke(cli, ["history", "http://127.0.0.1:9/", "--db", str(tmp_path / "n.db")])
+    assert history.exit_code == 1 and "is not in the archive" in history.output, history.output
 
 
 @pytest.fixture
