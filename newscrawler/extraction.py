@@ -112,9 +112,8 @@ def extract_article(
     carry what discovery knew: ``title``, ``published`` and ``modified`` raw strings from a
     sitemap or syndication feed, used only when the page itself gives none, and ``prune_xpath``,
     a list of XPath expressions whose elements are removed before extraction (a watched site's
-    setting). Returns ``None`` when the
-    page has no extractable body (empty, not HTML, nothing but navigation); never raises on bad
-    markup.
+    setting). Returns ``None`` when the page has no extractable body (empty, not HTML, nothing but
+    navigation); never raises on bad markup.
 
     :raises MemoryError: when the page does not fit in memory (ExtractPipeline records a failed
         capture).

@@ -12,8 +12,9 @@ Measured on 800 corpus pages (benchmarks/README.md): peak RSS of crawl process +
 An extraction worker holds one page at a time, so its heap does not fragment that way: the same
 blocks serve page after page. There a mapping per page buffer only costs page faults (each new
 mapping is zero-filled memory touched anew; about 150 faults a page at 128 KiB, against 2 with
-glibc's dynamic threshold), and in this VM those grow dear when the host is busy: a worker's CPU a
-page went 38.2 -> 35.6 ms with its threshold at 1 MiB (2,000 corpus pages). So the workers keep
+glibc's dynamic threshold), and on the project's VM those grow dear in its slow phases: a worker's
+CPU a page went 38.2 -> 35.6 ms with its threshold at 1 MiB in one (2,000 corpus pages), and did
+not change in a fast one (benchmarks/README.md, 2026-12-01 23:55). So the workers keep
 blocks under :data:`WORKER_MMAP_THRESHOLD` in the heap, and the heap's free top up to four times
 that (M_TRIM_THRESHOLD) between pages; a bigger page's blocks still get mappings of their own.
 
