@@ -527,15 +527,18 @@ class Archive:
     def payload(self, digest: str) -> bytes | None:
         """The raw bytes stored under a payload digest (decompressed), or None."""
         row = self._payload_row(digest)
-        if row is None:
-            return None
-        return self._codec.decompress(row["data"], row["compression"], row["dictionary"], self._dictionary)
+        return self._unpacked(row) if row is not None else None
 
     def _payload_row(self, digest: str) -> dict[str, Any] | None:
         if self._dictionaries is None:  # the column came with schema 4; read-only opens do not migrate
             self._dictionaries = any(row[1] == "dictionary" for row in self.db.execute("PRAGMA table_info(payloads)"))
         dictionary = "dictionary" if self._dictionaries else "NULL AS dictionary"
-        return self._one(f"SELECT compression, {dictionary}, data FROM payloads WHERE digest = ?", [digest])
+        return self._one(f"SELECT content_type, compression, {dictionary}, data FROM payloads WHERE digest = ?",
+                         [digest])
+
+    def _unpacked(self, row: dict[str, Any]) -> bytes:
+        """The raw bytes of a :meth:`_payload_row`."""
+        return self._codec.decompress(row["data"], row["compression"], row["dictionary"], self._dictionary)
 
     def _dictionary(self, digest: str) -> bytes:
         """The raw bytes of a dictionary payload, itself always stored without one (one hop at most)."""
@@ -754,12 +757,9 @@ class Archive:
                            [version["id"], extractor])
         if cached is not None:
             return cached
-        digest = version["payload_digest"]
-        raw = self.payload(digest) if digest else None
-        if not raw:
-            return None
-        [(content_type,)] = self.db.execute("SELECT content_type FROM payloads WHERE digest = ?", [digest])
-        result = reextract(raw, url, content_type)
+        row = self._payload_row(version["payload_digest"]) if version["payload_digest"] else None
+        raw = self._unpacked(row) if row is not None else None
+        result = reextract(raw, url, row["content_type"]) if raw else None
         if result is None:
             return None
         self.db.execute("INSERT INTO reextractions (version_id, extractor, headline, body) VALUES (?, ?, ?, ?)",
