@@ -100,17 +100,24 @@ def gc_threshold(settings: Any) -> int:
     return _whole_setting(settings, "ARCHIVE_GC_THRESHOLD", GC_THRESHOLD, GC_THRESHOLD_MAX)
 
 
-def mmap_threshold(settings: Any, name: str = "ARCHIVE_MMAP_THRESHOLD") -> int:
-    """``ARCHIVE_MMAP_THRESHOLD`` (or ``ARCHIVE_WORKER_MMAP_THRESHOLD``) in bytes; unset: its default
-    (:data:`MMAP_THRESHOLD`, :data:`WORKER_MMAP_THRESHOLD`).
-
-    Checked in the crawl process when the crawl starts (a worker's initializer must not fail).
+def mmap_threshold(settings: Any) -> int:
+    """``ARCHIVE_MMAP_THRESHOLD`` in bytes (unset: :data:`MMAP_THRESHOLD`).
 
     :raises ValueError: when the setting is neither 0 nor a whole number from MMAP_THRESHOLD_MIN to
         MMAP_THRESHOLD_MAX.
     """
-    default = WORKER_MMAP_THRESHOLD if name == "ARCHIVE_WORKER_MMAP_THRESHOLD" else MMAP_THRESHOLD
-    return _whole_setting(settings, name, default, MMAP_THRESHOLD_MAX, MMAP_THRESHOLD_MIN)
+    return _whole_setting(settings, "ARCHIVE_MMAP_THRESHOLD", MMAP_THRESHOLD, MMAP_THRESHOLD_MAX,
+                          MMAP_THRESHOLD_MIN)
+
+
+def worker_mmap_threshold(settings: Any) -> int:
+    """``ARCHIVE_WORKER_MMAP_THRESHOLD`` in bytes (unset: :data:`WORKER_MMAP_THRESHOLD`), checked in the
+    crawl process when the crawl starts (a worker's initializer must not fail).
+
+    :raises ValueError: as :func:`mmap_threshold`.
+    """
+    return _whole_setting(settings, "ARCHIVE_WORKER_MMAP_THRESHOLD", WORKER_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX,
+                          MMAP_THRESHOLD_MIN)
 
 
 def _whole_setting(settings: Any, name: str, default: int, maximum: int, minimum: int = 0) -> int:

@@ -16,7 +16,7 @@ from scrapy.utils.asyncio import is_asyncio_available
 
 from newscrawler.extraction import Extracted, extract_article, prose_paragraphs
 from newscrawler.lock import command_line
-from newscrawler.memory import gc_threshold, mmap_threshold, prepare_worker
+from newscrawler.memory import gc_threshold, prepare_worker, worker_mmap_threshold
 from newscrawler.store import Archive, Capture
 from newscrawler.urls import clean_url
 from newscrawler.workers import TaskTimeout, WorkerCrashed, WorkerPool, default_workers
@@ -109,7 +109,7 @@ class ExtractPipeline:
         self.min_body_chars = crawler.settings.getint("ARCHIVE_MIN_BODY_CHARS", 250)
         self.default_tz = crawler.settings.get("ARCHIVE_DEFAULT_TZ", "UTC")
         self.workers = extract_workers(crawler.settings)
-        self.mmap_threshold = mmap_threshold(crawler.settings, "ARCHIVE_WORKER_MMAP_THRESHOLD")
+        self.mmap_threshold = worker_mmap_threshold(crawler.settings)
         self.gc_threshold = gc_threshold(crawler.settings)
         self.timeout = crawler.settings.getfloat("ARCHIVE_EXTRACT_TIMEOUT", 60.0) or None
         self.pooled = False  # extraction in worker processes (else in the crawl process)
