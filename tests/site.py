@@ -11,6 +11,7 @@ import hashlib
 import html as html_lib
 import json
 import mimetypes
+import os
 import socket
 import sys
 import threading
@@ -22,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 import lxml.html
@@ -169,6 +171,7 @@ class LoopbackSite:
         """``http://127.0.0.1:PORT`` while the server runs, else ``None``."""
         self._types: dict[str, str] = {}
         self._lastmods: dict[str, datetime] = {}
+        self._etags: dict[Path, tuple[tuple[int, int, int], str]] = {}  # file -> (version, ETag)
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()  # open client connections (kept alive or not)
         self._server: ThreadingHTTPServer | None = None
@@ -411,11 +414,12 @@ class LoopbackSite:
             raise ValueError(f"path escapes the site root: {path!r}")
         return target
 
-    def content_type_for(self, path: str) -> str:
-        """``Content-Type`` for URL ``path``: as registered, else by file name, else mimetypes."""
+    def content_type_for(self, path: str, target: Path | None = None) -> str:
+        """``Content-Type`` for URL ``path`` (its file ``target``, when already known): as
+        registered, else by file name, else mimetypes."""
         if path in self._types:
             return self._types[path]
-        name = self.file_for(path).name
+        name = (target or self.file_for(path)).name
         if name in _TYPES_BY_NAME:
             return _TYPES_BY_NAME[name]
         for suffix in sorted(_TYPES_BY_SUFFIX, key=len, reverse=True):
@@ -423,11 +427,23 @@ class LoopbackSite:
                 return _TYPES_BY_SUFFIX[suffix]
         return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
-    def last_modified_for(self, path: str) -> datetime:
-        """``Last-Modified`` for URL ``path``: registered lastmod, else file mtime (UTC, 1 s)."""
+    def last_modified_for(self, path: str, target: Path | None = None) -> datetime:
+        """``Last-Modified`` for URL ``path`` (its file ``target``, when already known): registered
+        lastmod, else file mtime (UTC, 1 s)."""
         if path in self._lastmods:
             return self._lastmods[path]
-        return _utc(datetime.fromtimestamp(self.file_for(path).stat().st_mtime, UTC))
+        return _utc(datetime.fromtimestamp((target or self.file_for(path)).stat().st_mtime, UTC))
+
+    def etag_of(self, target: Path, file: BinaryIO) -> str:
+        """:func:`etag_for` the bytes of ``file``, open on ``target`` at its start; computed when
+        :meth:`_write` writes the file, and again only if its inode, size or mtime changes."""
+        stat = os.fstat(file.fileno())
+        version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        known = self._etags.get(target)
+        if known is None or known[0] != version:
+            known = self._etags[target] = (version, etag_for(file.read()))
+            file.seek(0)
+        return known[1]
 
     def _write(
         self,
@@ -442,9 +458,9 @@ class LoopbackSite:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_bytes(body)
-        tmp.replace(
-            target
-        )  # atomic: a concurrent request sees the old or the new bytes, never half
+        stat = tmp.stat()
+        self._etags[target] = ((stat.st_ino, stat.st_size, stat.st_mtime_ns), etag_for(body))
+        tmp.replace(target)  # atomic: a concurrent request sees the old or the new bytes, never half
         if content_type is not None:
             self._types[path] = content_type
         if lastmod is not None:
@@ -614,34 +630,37 @@ class LoopbackRequestHandler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = _dispatch
 
     def serve_static(self) -> None:
-        """Answer with the file for this request's path (200, 304 or 404), honouring HEAD."""
+        """Answer with the file for this request's path (200, 304 or 404), honouring HEAD.
+
+        The body goes out with ``sendfile`` and its ETag is computed once per file version
+        (:meth:`LoopbackSite.etag_of`): the benchmarks serve thousands of pages from this
+        process, on the cores the crawl under test runs on.
+        """
         site, path = self.site, self.url_path
         try:
             target = site.file_for(path)
-        except ValueError:
+            file = target.open("rb")
+        except (ValueError, OSError):  # outside the root, missing, a directory
             self.send_error(404)
             return
-        if not target.is_file():
-            self.send_error(404)
-            return
-        body = target.read_bytes()
-        etag = etag_for(body)
-        last_modified = site.last_modified_for(path)
-        validators = {"ETag": etag, "Last-Modified": http_date(last_modified)}
-        if self._not_modified(etag, last_modified):
-            self.send_response(304)
+        with file:
+            etag = site.etag_of(target, file)
+            last_modified = site.last_modified_for(path, target)
+            validators = {"ETag": etag, "Last-Modified": http_date(last_modified)}
+            if self._not_modified(etag, last_modified):
+                self.send_response(304)
+                for name, value in validators.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", site.content_type_for(path, target))
+            self.send_header("Content-Length", str(os.fstat(file.fileno()).st_size))
             for name, value in validators.items():
                 self.send_header(name, value)
             self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", site.content_type_for(path))
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in validators.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.connection.sendfile(file)
 
     def send_body(
         self,
