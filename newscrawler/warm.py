@@ -1,0 +1,28 @@
+"""Imported by the extraction workers' fork server, to build trafilatura's lazy tables there once.
+
+trafilatura builds some tables at its first extraction in a process, not at import: the stop
+words of all 100 jusText languages, about 150,000 of them (its fallback for a page in a language
+it was not told), and the public suffix list behind courlan. That cost each worker about 0.3 s of
+CPU on its first page. Built in the fork server
+(:class:`newscrawler.workers.WorkerPool`'s ``preload``), they come ready, and shared, to every
+worker forked from it, replacements included.
+
+Importing this module extracts one built-in page (about 0.2 s of CPU) and never raises: a failure
+here costs the workers their warm start, not their work.
+"""
+
+from newscrawler.extraction import extract_article
+
+#: Short enough (under trafilatura's 250 characters) to go to its jusText fallback; its canonical
+#: URL sends trafilatura to the public suffix list.
+WARM_UP_PAGE = b"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Warm-up</title>
+<meta property="article:published_time" content="2026-01-01T00:00:00Z">
+<link rel="canonical" href="https://www.example.com/news/warm-up.html"></head>
+<body><article><h1>Warm-up</h1><p>A short page, extracted once when the workers' fork server
+starts.</p></article></body></html>"""
+
+try:
+    extract_article(WARM_UP_PAGE, "https://www.example.com/news/warm-up.html",
+                    content_type="text/html; charset=utf-8")
+except Exception:  # a cold start, not a failure: see above
+    pass
