@@ -49,15 +49,22 @@ MMAP_THRESHOLD_MAX = 32 << 20
 GC_THRESHOLD = 10_000
 
 
+_C_INT_MIN, _C_INT_MAX = -(2**31), 2**31 - 1  # mallopt(3)'s value is a C int
+
+
 def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD, trim: int | None = None) -> bool:
     """Set glibc's mmap threshold to ``threshold`` bytes for this process (and children it forks;
     processes from a fork server or spawned must call it themselves), and with ``trim`` its trim
     threshold: bytes free at the top of the heap before they go back to the system (else glibc's
     128 KiB, fixed from then on too).
 
-    Returns True when set; False on a C library without ``mallopt`` (musl, macOS) or when glibc
-    refuses a value (the mmap threshold is then unchanged). Never raises.
+    Returns True when set; False on a C library without ``mallopt`` (musl, macOS), for a value
+    that is not a C ``int`` (ctypes would pass its low 32 bits), or when glibc refuses a value
+    (the mmap threshold is then unchanged). Never raises.
     """
+    values = [threshold] if trim is None else [threshold, trim]
+    if not all(_C_INT_MIN <= value <= _C_INT_MAX for value in values):
+        return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt

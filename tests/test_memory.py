@@ -25,6 +25,8 @@ libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
 if sys.argv[1] == "fixed":
     assert fix_mmap_threshold(128 * 1024)
+if sys.argv[1] == "beyond a C int":  # its low 32 bits are 128 KiB: refused, not cut to them
+    assert not fix_mmap_threshold(2**32 + 128 * 1024)
 libc.free(libc.malloc(4 << 20))
 block = libc.malloc(200 * 1024)
 print(bool(ctypes.c_size_t.from_address(block - ctypes.sizeof(ctypes.c_size_t)).value & 2))
@@ -32,7 +34,7 @@ print(bool(ctypes.c_size_t.from_address(block - ctypes.sizeof(ctypes.c_size_t)).
 
 
 @glibc_only
-@pytest.mark.parametrize(("mode", "mapped"), [("dynamic", "False"), ("fixed", "True")])
+@pytest.mark.parametrize(("mode", "mapped"), [("dynamic", "False"), ("fixed", "True"), ("beyond a C int", "False")])
 def test_a_fixed_threshold_keeps_page_sized_blocks_out_of_the_heap(mode, mapped):
     out = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == mapped
