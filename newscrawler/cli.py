@@ -100,7 +100,10 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
         sites = load_sites(sites_file) if sites_file else []
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+    from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
+
+    from newscrawler.spiders.auto import AutoSpider
 
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newscrawler.settings")
     project = get_project_settings()
@@ -110,14 +113,6 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
     for name, value in _parse_settings(settings).items():
         project.set(name, value, priority="cmdline")
     _hold_crawl_lock(db_path, project.getfloat("ARCHIVE_LOCK_WAIT"))
-    if urls or sites:  # pages to extract are all but certain: warm the workers up meanwhile
-        from newscrawler.pipelines import start_extraction_server
-
-        start_extraction_server(project)
-    from scrapy.crawler import CrawlerProcess
-
-    from newscrawler.spiders.auto import AutoSpider
-
     start_errors: list[BaseException] = []
     try:
         process = CrawlerProcess(project)

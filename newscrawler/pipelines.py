@@ -19,7 +19,7 @@ from newscrawler.lock import command_line
 from newscrawler.memory import gc_threshold, prepare_worker, worker_mmap_threshold
 from newscrawler.store import Archive, Capture
 from newscrawler.urls import clean_url
-from newscrawler.workers import TaskTimeout, WorkerCrashed, WorkerPool, default_workers, start_fork_server
+from newscrawler.workers import TaskTimeout, WorkerCrashed, WorkerPool, default_workers
 
 logger = logging.getLogger(__name__)
 
@@ -68,23 +68,6 @@ def _order_keys(item: Any) -> set[str]:
 WARM_UP_MODULE = "newscrawler.warm"
 
 
-def start_extraction_server(settings: Any) -> None:
-    """Start the extraction workers' fork server now, when ``settings`` ask for workers.
-
-    The crawl command calls this before it sets Scrapy up, for a crawl that discovers pages (not
-    a ``--recheck`` alone, which may be answered by 304s and never extract): the server's imports
-    and warm-up, about 0.5 s of CPU, then run on another CPU while the crawl process starts,
-    instead of after its first page. A bad ``ARCHIVE_EXTRACT_WORKERS`` is left to
-    :class:`ExtractPipeline`, which stops the crawl with the reason.
-    """
-    try:
-        workers = extract_workers(settings)
-    except ValueError:
-        return
-    if workers:
-        start_fork_server(extraction_preload())
-
-
 def extraction_preload(function: Any = extract_article) -> list[str]:
     """What the extraction workers' fork server imports: ``function``'s module, then
     :data:`WARM_UP_MODULE`."""
@@ -116,9 +99,7 @@ class ExtractPipeline:
     :class:`ArchivePipeline`) archives them in that order. A page whose extraction kills its
     worker, runs past ``ARCHIVE_EXTRACT_TIMEOUT`` or raises (``MemoryError``) becomes a ``failed``
     capture with the reason; the crawl goes on. The workers are forked from a fork server that has
-    built trafilatura's lazy tables (:data:`WARM_UP_MODULE`); ``newscrawler crawl`` starts it
-    before Scrapy for a crawl that discovers pages (:func:`start_extraction_server`), else it
-    starts with the pool, at the first page to extract.
+    built trafilatura's lazy tables (:data:`WARM_UP_MODULE`).
 
     Settings: ``ARCHIVE_MIN_BODY_CHARS`` (shortest body, in characters, that counts as an
     article), ``ARCHIVE_DEFAULT_TZ`` (zone for dates without one), ``ARCHIVE_EXTRACT_WORKERS``,

@@ -13,7 +13,6 @@ import concurrent.futures
 import logging
 import multiprocessing
 import multiprocessing.connection
-import multiprocessing.forkserver
 import os
 import queue
 import signal
@@ -40,18 +39,6 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def start_fork_server(preload: Iterable[str]) -> None:
-    """Start the fork server that :class:`WorkerPool` processes come from, now, importing ``preload``.
-
-    Returns at once; the server imports the modules in the background, while the caller goes on
-    (e.g. setting a crawl up). A pool made later with the same ``preload`` forks its processes
-    from this server; one given another list still uses it (a fork server's modules are chosen
-    when it starts), and its processes import the rest themselves.
-    """
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
-    multiprocessing.forkserver.ensure_running()
 
 
 def describe_exit(exitcode: int | None) -> str:

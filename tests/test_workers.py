@@ -7,11 +7,9 @@ import functools
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from scrapy.settings import Settings
@@ -124,31 +122,37 @@ def test_describe_exit():
 
 
 def test_workers_start_with_trafilaturas_tables_built():
-    """The extraction workers' fork server imports newscrawler.warm, so every worker has jusText's
-    stop words of all languages (trafilatura's fallback for a page of unknown language) before its
-    first page.
+    """The extraction workers' fork server imports newscrawler.warm, so every worker holds jusText's
+    stop words of all languages (trafilatura's fallback for a page of unknown language) and the
+    public suffix list (courlan's, through tld) before its first page; a plain pool's do not.
 
-    In a new process: a fork server keeps the modules of the first pool that started it, and this
-    process has one already (the ``pool`` fixture).
+    Each pool in a process of its own: a fork server keeps the modules of the pool that started it.
     """
-    code = (
-        "from newscrawler.pipelines import extraction_preload\n"
-        "from newscrawler.workers import WorkerPool\n"
-        "from tests.test_workers import stop_words_held\n"
-        "with WorkerPool(1, preload=extraction_preload()) as pool:\n"
-        "    print(pool.submit(stop_words_held).result())\n")
+    warm, cold = _tables_in_a_worker("extraction_preload()"), _tables_in_a_worker("[]")
+    assert warm["stop words"] > 100_000  # 154,484 in trafilatura 2.3.1
+    assert warm["public suffix lists"] == 1
+    assert cold == {"stop words": 0, "public suffix lists": 0}
+
+
+def _tables_in_a_worker(preload: str) -> dict[str, int]:
+    code = ("import json\n"
+            "from newscrawler.pipelines import extraction_preload\n"
+            "from newscrawler.workers import WorkerPool\n"
+            "from tests.test_workers import tables_held\n"
+            f"with WorkerPool(1, preload={preload}) as pool:\n"
+            "    print(json.dumps(pool.submit(tables_held).result()))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
-    assert int(proc.stdout) > 100_000  # 154,484 in trafilatura 2.3.1
-    with WorkerPool(1) as cold:  # no preload: the same probe sees the tables unbuilt
-        assert cold.submit(stop_words_held).result() == 0
+    return json.loads(proc.stdout)
 
 
-def stop_words_held() -> int:
-    """In a worker: how many stop words trafilatura holds for jusText (none before its first use)."""
+def tables_held() -> dict[str, int]:
+    """In a worker: sizes of trafilatura's lazy tables (empty before its first use of them)."""
+    import tld.utils
     import trafilatura.external
 
-    return len(trafilatura.external.JT_STOPLIST or ())
+    return {"stop words": len(trafilatura.external.JT_STOPLIST or ()),
+            "public suffix lists": len(tld.utils.tld_names)}
 
 
 # --- full crawls ------------------------------------------------------------------------------------
@@ -274,50 +278,3 @@ def test_extract_article_lets_memory_error_through(monkeypatch):
     with pytest.raises(MemoryError):
         extract_article(ARTICLES[0]["html"], ARTICLES[0]["expected"]["url"])
 
-
-def _fork_servers_of_crawls() -> list[int]:
-    """Pids of multiprocessing fork servers whose parent is a ``newscrawler crawl`` run by this process."""
-    parents, commands = {}, {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                commands[int(entry.name)] = (entry / "cmdline").read_bytes()
-            except (OSError, IndexError, ValueError):  # gone meanwhile
-                continue
-    crawls = {pid for pid, parent in parents.items()
-              if parent == os.getpid() and b"newscrawler\0crawl" in commands[pid]}
-    return [pid for pid, parent in parents.items()
-            if parent in crawls and b"multiprocessing.forkserver" in commands[pid]]
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from Linux's /proc")
-def test_a_discovering_crawl_starts_its_fork_server_before_fetching(loopback_site, tmp_path):
-    """The fork server (imports and warm-up: about 0.5 s of CPU) starts while Scrapy is set up: it
-    is running at the first request. A --recheck alone, which may be all 304s, starts none."""
-    for case in ARTICLES:
-        loopback_site.add_page(f"/news/{case['name']}.html", case["html"])
-    loopback_site.write_discovery()
-    seen = {}
-
-    def watch(name):
-        def route(request):
-            seen.setdefault(name, _fork_servers_of_crawls())
-            request.serve_static()
-        return route
-
-    loopback_site.add_route("/sitemap.xml", watch("discovery"))
-    db = tmp_path / "news.db"
-    run_crawl(db, loopback_site.url("/sitemap.xml"))
-    assert len(seen["discovery"]) == 1
-    assert rows(db, "SELECT count(*) FROM versions") == [(len(ARTICLES),)]
-
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute("UPDATE articles SET next_check_at = '2000-01-01T00:00:00Z'")  # all due
-    conn.close()
-    for case in ARTICLES:  # whichever the re-check asks for first
-        loopback_site.add_route(f"/news/{case['name']}.html", watch("recheck"))
-    proc = run_crawl(db, "--recheck")
-    assert seen["recheck"] == []
-    assert summary(proc)["not modified"] == len(ARTICLES)
