@@ -427,17 +427,19 @@ class LoopbackSite:
                 return _TYPES_BY_SUFFIX[suffix]
         return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
-    def last_modified_for(self, path: str, target: Path | None = None) -> datetime:
-        """``Last-Modified`` for URL ``path`` (its file ``target``, when already known): registered
-        lastmod, else file mtime (UTC, 1 s)."""
+    def last_modified_for(self, path: str, mtime: float | None = None) -> datetime:
+        """``Last-Modified`` for URL ``path``: registered lastmod, else its file's mtime (``mtime``
+        in seconds since the epoch, when already known) (UTC, 1 s)."""
         if path in self._lastmods:
             return self._lastmods[path]
-        return _utc(datetime.fromtimestamp((target or self.file_for(path)).stat().st_mtime, UTC))
+        if mtime is None:
+            mtime = self.file_for(path).stat().st_mtime
+        return _utc(datetime.fromtimestamp(mtime, UTC))
 
-    def etag_of(self, target: Path, file: BinaryIO) -> str:
-        """:func:`etag_for` the bytes of ``file``, open on ``target`` at its start; computed when
-        :meth:`_write` writes the file, and again only if its inode, size or mtime changes."""
-        stat = os.fstat(file.fileno())
+    def etag_of(self, target: Path, file: BinaryIO, stat: os.stat_result) -> str:
+        """:func:`etag_for` the bytes of ``file``, open on ``target`` at its start (``stat``: its
+        fstat); computed when :meth:`_write` writes the file, and again only if its inode, size or
+        mtime changes."""
         version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
         known = self._etags.get(target)
         if known is None or known[0] != version:
@@ -644,8 +646,9 @@ class LoopbackRequestHandler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         with file:
-            etag = site.etag_of(target, file)
-            last_modified = site.last_modified_for(path, target)
+            stat = os.fstat(file.fileno())
+            etag = site.etag_of(target, file, stat)
+            last_modified = site.last_modified_for(path, stat.st_mtime)
             validators = {"ETag": etag, "Last-Modified": http_date(last_modified)}
             if self._not_modified(etag, last_modified):
                 self.send_response(304)
@@ -655,7 +658,7 @@ class LoopbackRequestHandler(BaseHTTPRequestHandler):
                 return
             self.send_response(200)
             self.send_header("Content-Type", site.content_type_for(path, target))
-            self.send_header("Content-Length", str(os.fstat(file.fileno()).st_size))
+            self.send_header("Content-Length", str(stat.st_size))
             for name, value in validators.items():
                 self.send_header(name, value)
             self.end_headers()
