@@ -94,7 +94,7 @@ class MmapThreshold:
 
 
 #: Largest threshold ``gc.set_threshold`` takes (a C int).
-GC_THRESHOLD_MAX = 2**31 - 1
+GC_THRESHOLD_MAX = _C_INT_MAX
 
 _frozen = False  # whether tune_gc has frozen this process's objects already
 

@@ -15,17 +15,18 @@ test suite extracts it through the fork server.)
 
 from newscrawler.extraction import extract_article
 
-#: Short enough (under trafilatura's 250 characters) to go to its jusText fallback. Its canonical
-#: URL's registered name has 3 letters: courlan's quick pattern does not take it, so it asks tld,
+#: Its registered name has 3 letters: courlan's quick pattern does not take it, so it asks tld,
 #: which loads the public suffix list.
+WARM_UP_URL = "https://www.abc.co.uk/news/warm-up.html"
+#: Short enough (under trafilatura's 250 characters) to go to its jusText fallback; its canonical
+#: URL is WARM_UP_URL.
 WARM_UP_PAGE = b"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Warm-up</title>
 <meta property="article:published_time" content="2026-01-01T00:00:00Z">
-<link rel="canonical" href="https://www.abc.co.uk/news/warm-up.html"></head>
+<link rel="canonical" href="%s"></head>
 <body><article><h1>Warm-up</h1><p>A short page, extracted once when the workers' fork server
-starts.</p></article></body></html>"""
+starts.</p></article></body></html>""" % WARM_UP_URL.encode()
 
 try:
-    extract_article(WARM_UP_PAGE, "https://www.abc.co.uk/news/warm-up.html",
-                    content_type="text/html; charset=utf-8")
+    extract_article(WARM_UP_PAGE, WARM_UP_URL, content_type="text/html; charset=utf-8")
 except Exception:  # a cold start, not a failure: see above
     pass

@@ -120,7 +120,6 @@ def test_describe_exit():
     assert describe_exit(1) == "exited with status 1"
 
 
-
 def test_workers_start_with_trafilaturas_tables_built():
     """The extraction workers' fork server imports newscrawler.warm, so every worker holds jusText's
     stop words of all languages (trafilatura's fallback for a page of unknown language) and the
@@ -277,4 +276,3 @@ def test_extract_article_lets_memory_error_through(monkeypatch):
     monkeypatch.setattr(extraction.trafilatura, "bare_extraction", out_of_memory)
     with pytest.raises(MemoryError):
         extract_article(ARTICLES[0]["html"], ARTICLES[0]["expected"]["url"])
-
