@@ -6,6 +6,7 @@ import datetime as dt
 import html as html_lib
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -360,6 +361,12 @@ ARCHIVE_CONFIG = Path(__file__).resolve().parent.parent / "archive"
 """The Datasette configuration directory of this checkout: metadata.yml, templates/, plugins/."""
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM handler: exit with status 143 (128 + SIGTERM) through ``SystemExit``, so that
+    context managers on the stack (``newscrawler serve``'s temporary directory) clean up."""
+    sys.exit(128 + signum)
+
+
 @cli.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(),
               help="SQLite archive to browse (opened read-only; a crawl may write meanwhile).")
@@ -403,6 +410,9 @@ def serve(db_path: str, host: str, port: int, config_dir: Path) -> None:
             raise click.ClickException(f"{db_path} is not a newscrawler archive")
     settings_file = config_dir / "settings.json"
     settings = json.loads(settings_file.read_text()) if settings_file.is_file() else {}
+    # uvicorn shuts down on SIGTERM, then raises it again; Python's default action for it would
+    # end the process there, before the temporary directory below is removed.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with tempfile.TemporaryDirectory(prefix="newscrawler-serve-") as tmp:
         if db.stem != "news":  # metadata.yml describes the database named "news"
             metadata = yaml.safe_load(metadata_file.read_text(encoding="utf-8"))

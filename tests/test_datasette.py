@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import html
 import json
+import os
 import socket
 import sqlite3
 import subprocess
@@ -682,12 +683,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(db: Path) -> Iterator[str]:
-    """``newscrawler serve`` on a free 127.0.0.1 port in a subprocess; yields its base URL."""
+def serving(db: Path, exits: list[int] | None = None, temp: Path | None = None) -> Iterator[str]:
+    """``newscrawler serve`` on a free 127.0.0.1 port in a subprocess; yields its base URL.
+
+    The process is stopped with SIGTERM; its exit status is appended to ``exits`` if given.
+    ``temp`` is its TMPDIR, if given.
+    """
     port = free_port()
+    env = {**os.environ, "TMPDIR": str(temp)} if temp else None
     process = subprocess.Popen([*NEWSCRAWLER, "serve", "--db", str(db), "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               cwd=ROOT)
+                               cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):  # up to about a minute for Datasette to start listening
@@ -703,8 +709,10 @@ def serving(db: Path) -> Iterator[str]:
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        status = process.wait(timeout=30)
         process.stdout.close()
+        if exits is not None:
+            exits.append(status)
 
 
 def test_serve_runs_datasette_on_the_archive(archive, tmp_path):
@@ -712,7 +720,11 @@ def test_serve_runs_datasette_on_the_archive(archive, tmp_path):
     db = tmp_path / "other.db"
     db.write_bytes(archive["db"].read_bytes())
     version_id = archive["versions"][(HARBOUR, 2)]
-    with serving(db) as base:
+    temp, exits = tmp_path / "temp", []
+    temp.mkdir()
+    with serving(db, exits, temp) as base:
+        # the metadata renamed for "other" is written to a temporary directory
+        assert [p.name for p in temp.glob("newscrawler-serve-*/*")] == ["metadata.json"]
         with urllib.request.urlopen(base + "/other/recent_changes.json?_shape=array") as response:
             rows = json.load(response)
         with urllib.request.urlopen(f"{base}/other/-/diff/{version_id}") as response:
@@ -727,6 +739,8 @@ def test_serve_runs_datasette_on_the_archive(archive, tmp_path):
     assert settings["sql_time_limit_ms"] == 3000
     # mutable: read through "mode=ro", seeing each commit (immutable would ignore the WAL)
     assert [(d["name"], d["is_mutable"], d["hash"]) for d in databases] == [("other", True, None)]
+    # stopped by SIGTERM, it exits with 143 and leaves no temporary directory behind
+    assert exits == [143] and list(temp.iterdir()) == []
 
 
 def test_serve_help_and_errors(tmp_path):
