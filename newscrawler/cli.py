@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html as html_lib
 import json
 import os
 import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -361,10 +364,37 @@ ARCHIVE_CONFIG = Path(__file__).resolve().parent.parent / "archive"
 """The Datasette configuration directory of this checkout: metadata.yml, templates/, plugins/."""
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    """SIGTERM handler: exit with status 143 (128 + SIGTERM) through ``SystemExit``, so that
-    context managers on the stack (``newscrawler serve``'s temporary directory) clean up."""
+def _exit_on_signal(signum: int, frame: object) -> None:
+    """Signal handler: exit with status 128 + ``signum`` (143 for SIGTERM, 130 for SIGINT) through
+    ``SystemExit``, so that context managers on the stack clean up."""
     sys.exit(128 + signum)
+
+
+def _hangup_as_term(signum: int, frame: object) -> None:
+    """SIGHUP handler: stop as on SIGTERM (whose handler is uvicorn's while Datasette runs)."""
+    signal.raise_signal(signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _stopped_by_signals_cleanly() -> Iterator[None]:
+    """Within: SIGTERM, SIGINT and SIGHUP end the process through ``SystemExit``.
+
+    uvicorn handles SIGTERM and SIGINT while it serves, shuts down, then raises the signal again
+    with the handler found before it; Python's default action for SIGTERM (and SIGHUP, which
+    uvicorn leaves alone) would end the process there, and asyncio's for SIGINT would exit 0. The
+    previous handlers are restored on the way out; outside the main thread nothing is changed.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handlers = {signal.SIGTERM: _exit_on_signal, signal.SIGINT: _exit_on_signal,
+                signal.SIGHUP: _hangup_as_term}
+    previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @cli.command()
@@ -410,10 +440,8 @@ def serve(db_path: str, host: str, port: int, config_dir: Path) -> None:
             raise click.ClickException(f"{db_path} is not a newscrawler archive")
     settings_file = config_dir / "settings.json"
     settings = json.loads(settings_file.read_text()) if settings_file.is_file() else {}
-    # uvicorn shuts down on SIGTERM, then raises it again; Python's default action for it would
-    # end the process there, before the temporary directory below is removed.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    with tempfile.TemporaryDirectory(prefix="newscrawler-serve-") as tmp:
+    # Stopped by a signal, the temporary directory below is removed (see the context manager).
+    with _stopped_by_signals_cleanly(), tempfile.TemporaryDirectory(prefix="newscrawler-serve-") as tmp:
         if db.stem != "news":  # metadata.yml describes the database named "news"
             metadata = yaml.safe_load(metadata_file.read_text(encoding="utf-8"))
             metadata["databases"] = {db.stem: metadata["databases"]["news"]}

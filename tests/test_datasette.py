@@ -12,6 +12,7 @@ import contextlib
 import html
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -30,7 +31,7 @@ import yaml
 import zstandard
 from click.testing import CliRunner
 
-from newscrawler.cli import cli
+from newscrawler.cli import _exit_on_signal, _stopped_by_signals_cleanly, cli
 from tests.site import FIXTURES, LoopbackSite, slow_route, status_route
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -683,10 +684,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(db: Path, exits: list[int] | None = None, temp: Path | None = None) -> Iterator[str]:
+def serving(db: Path, exits: list[int] | None = None, temp: Path | None = None,
+            stop: signal.Signals = signal.SIGTERM) -> Iterator[str]:
     """``newscrawler serve`` on a free 127.0.0.1 port in a subprocess; yields its base URL.
 
-    The process is stopped with SIGTERM; its exit status is appended to ``exits`` if given.
+    The process is stopped with ``stop``; its exit status is appended to ``exits`` if given.
     ``temp`` is its TMPDIR, if given.
     """
     port = free_port()
@@ -708,7 +710,7 @@ def serving(db: Path, exits: list[int] | None = None, temp: Path | None = None) 
             raise AssertionError("newscrawler serve did not start listening")
         yield base
     finally:
-        process.terminate()
+        process.send_signal(stop)
         status = process.wait(timeout=30)
         process.stdout.close()
         if exits is not None:
@@ -741,6 +743,29 @@ def test_serve_runs_datasette_on_the_archive(archive, tmp_path):
     assert [(d["name"], d["is_mutable"], d["hash"]) for d in databases] == [("other", True, None)]
     # stopped by SIGTERM, it exits with 143 and leaves no temporary directory behind
     assert exits == [143] and list(temp.iterdir()) == []
+
+
+@pytest.mark.parametrize(("stop", "status"), [(signal.SIGINT, 130), (signal.SIGHUP, 143)])
+def test_serve_stopped_by_ctrl_c_or_a_hangup_leaves_nothing_behind(archive, tmp_path, stop, status):
+    db = tmp_path / "other.db"  # not news.db: the renamed metadata goes to a temporary directory
+    db.write_bytes(archive["db"].read_bytes())
+    temp, exits = tmp_path / "temp", []
+    temp.mkdir()
+    with serving(db, exits, temp, stop) as base:
+        with urllib.request.urlopen(base + "/-/databases.json") as response:
+            assert [d["name"] for d in json.load(response)] == ["other"]
+        assert len(list(temp.iterdir())) == 1
+    # Ctrl-C: 130 (asyncio's own handler would have exited 0); a hangup stops it as SIGTERM does
+    assert exits == [status] and list(temp.iterdir()) == []
+
+
+def test_serve_puts_the_signal_handlers_back():
+    # newscrawler serve called in-process (a CliRunner) leaves the process's handlers as it found them
+    handlers = [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)]
+    with pytest.raises(RuntimeError), _stopped_by_signals_cleanly():
+        assert signal.getsignal(signal.SIGTERM) is _exit_on_signal
+        raise RuntimeError("Datasette failed")
+    assert [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)] == handlers
 
 
 def test_serve_help_and_errors(tmp_path):
