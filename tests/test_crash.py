@@ -52,9 +52,13 @@ def wait_for(condition, what: str, deadline_s: float = 120) -> None:
 
 @contextlib.contextmanager
 def crawl_process(db: Path, *urls: str, settings: tuple[str, ...] = ()):
-    """A crawl running in its own process group; every process of the group is killed on exit."""
-    proc = subprocess.Popen(crawl_args(db, *urls, settings=settings), env=crawl_env(), cwd=REPO,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    """A crawl running in its own process group; every process of the group is killed on exit.
+
+    Its TMPDIR is the archive's folder: a crawl killed with SIGKILL leaves its multiprocessing
+    temporary directory (the fork server's socket) behind, and that belongs in the test's tmp_path.
+    """
+    proc = subprocess.Popen(crawl_args(db, *urls, settings=settings), env=crawl_env(TMPDIR=str(db.parent)),
+                            cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
         yield proc
