@@ -351,6 +351,7 @@ def main() -> None:
             bare_runs: list[dict] = []
 
             def bare_slice(k: int) -> None:
+                os.sync()  # as before each crawl (run_crawl): no writeback of earlier writes meanwhile
                 seconds, cpu = bare_loop(slices[k])
                 bare_runs.append({"pages": len(slices[k]), "seconds": seconds, "cpu_s": cpu,  # unrounded: ratios
                                   "pages_per_s": round(len(slices[k]) / seconds, 2)})
