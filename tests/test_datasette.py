@@ -711,8 +711,13 @@ def serving(db: Path, exits: list[int] | None = None, temp: Path | None = None,
         yield base
     finally:
         process.send_signal(stop)
-        status = process.wait(timeout=30)
-        process.stdout.close()
+        try:
+            status = process.wait(timeout=30)
+        finally:
+            if process.poll() is None:  # still running: not left behind, whatever the test says
+                process.kill()
+                process.wait()
+            process.stdout.close()
         if exits is not None:
             exits.append(status)
 
