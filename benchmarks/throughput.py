@@ -221,8 +221,8 @@ def run_crawl(db: Path, targets: list[str], settings: tuple[str, ...], pages: in
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("SCRAPY_SETTINGS_MODULE", None)
     # Written just before, and not yet on disk: the site's pages (380 MB at N=2000) or the last
-    # crawl's archive. Flushed here, untimed, so that their writeback does not hold up this
-    # crawl's checkpoints (each waits for its fdatasync) and leave the CPUs idle meanwhile.
+    # crawl's archive. Flushed here, untimed, so that their writeback (the kernel's CPU for it, and
+    # this crawl's checkpoints' fdatasync queued behind it) falls outside the crawl timed.
     os.sync()
     start, own_cpu = time.perf_counter(), time.process_time()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
