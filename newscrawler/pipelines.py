@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 import sys
@@ -14,10 +13,12 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import is_asyncio_available
 
+from newscrawler import versioning
 from newscrawler.extraction import Extracted, extract_article, prose_paragraphs
+from newscrawler.items import VERSION_OUTCOMES, Capture, Outcome
 from newscrawler.lock import command_line
 from newscrawler.memory import gc_threshold, prepare_worker, worker_mmap_threshold
-from newscrawler.store import Archive, Capture
+from newscrawler.store import Archive
 from newscrawler.urls import clean_url
 from newscrawler.workers import TaskTimeout, WorkerCrashed, WorkerPool, default_workers
 
@@ -28,14 +29,14 @@ _BINARY_MAGIC = {b"%PDF": "PDF", b"\x89PNG": "PNG image", b"\xff\xd8\xff": "JPEG
                  b"GIF8": "GIF image", b"PK\x03\x04": "ZIP archive", b"RIFF": "RIFF media"}
 
 
-def classify_not_article(item: dict[str, Any]) -> str | None:
+def classify_not_article(capture: Capture) -> str | None:
     """Why a fetched page cannot hold an article, in words, or None when it may.
 
     Looks at the status (non-2xx), the body (empty, binary magic numbers) and the Content-Type
     (anything but HTML); the body is sniffed first, since servers mislabel PDFs as text/html.
     """
-    status = item.get("status")
-    body = item.get("body") or b""
+    status = capture.status
+    body = capture.body or b""
     if status is not None and not 200 <= status < 300:
         return f"HTTP {status}"
     if not body.strip():
@@ -44,18 +45,18 @@ def classify_not_article(item: dict[str, Any]) -> str | None:
     for magic, name in _BINARY_MAGIC.items():
         if head.startswith(magic):
             return f"not HTML: the body is a {name}"
-    content_type = (item.get("content_type") or "").split(";")[0].strip().lower()
+    content_type = (capture.content_type or "").split(";")[0].strip().lower()
     if content_type not in _HTML_TYPES:
         return f"not HTML: Content-Type {content_type}"
-    if not item.get("is_text"):
+    if not capture.is_text:
         return "not HTML: the body is not text"
     return None
 
 
-def _order_keys(item: Any) -> set[str]:
+def _order_keys(capture: Capture) -> set[str]:
     """The URLs (requested and final, cleaned) that tie a capture to others of the same article."""
     keys = set()
-    for url in filter(None, (item.get("requested_url"), item.get("final_url"))):
+    for url in filter(None, (capture.requested_url, capture.final_url)):
         try:
             keys.add(clean_url(url))
         except ValueError:
@@ -101,12 +102,20 @@ class ExtractPipeline:
     capture with the reason; the crawl goes on. The workers are forked from a fork server that has
     built trafilatura's lazy tables (:data:`WARM_UP_MODULE`).
 
+    Extraction decides acceptance (an article, or ``not_article`` with the reason) and runs the
+    extraction-drift check: when the article's current version was made by another extractor
+    and the new text differs, that version's stored raw page is extracted again, in the workers
+    too, and the result travels on the item (``Capture.reextracted``) for
+    :func:`newscrawler.versioning.decide`. The crawl process never runs trafilatura while the pool
+    is on.
+
     Settings: ``ARCHIVE_MIN_BODY_CHARS`` (shortest body, in characters, that counts as an
     article), ``ARCHIVE_DEFAULT_TZ`` (zone for dates without one), ``ARCHIVE_EXTRACT_WORKERS``,
     ``ARCHIVE_EXTRACT_TIMEOUT`` (seconds), ``ARCHIVE_WORKER_MMAP_THRESHOLD`` (bytes) and
     ``ARCHIVE_GC_THRESHOLD`` (both set in the workers, :func:`newscrawler.memory.prepare_worker`).
     Stats: ``archive/extraction/failed`` (no body), ``.../too_short``, ``.../no_prose``,
-    ``.../crashed``, ``.../timeout``, ``.../error``, ``.../processes_started`` (workers started,
+    ``.../crashed``, ``.../timeout``, ``.../error``, ``.../reextracted`` (drift checks run),
+    ``.../processes_started`` (workers started,
     replacements included; absent when no page needed extracting).
     """
 
@@ -126,6 +135,8 @@ class ExtractPipeline:
         self.timeout = crawler.settings.getfloat("ARCHIVE_EXTRACT_TIMEOUT", 60.0) or None
         self.pooled = False  # extraction in worker processes (else in the crawl process)
         self.pool: WorkerPool | None = None
+        self.archive_path = crawler.settings.get("ARCHIVE_DB")
+        self.archive: Archive | None = None  # read-only, for the extraction-drift check
         self._turns: dict[str, asyncio.Future] = {}  # URL key -> the latest capture still in here
 
     @classmethod
@@ -145,6 +156,9 @@ class ExtractPipeline:
             self.pool.shutdown()
             self.stats.set_value("archive/extraction/processes_started", self.pool.started)
             self.pool = None
+        if self.archive is not None:
+            self.archive.close()
+            self.archive = None
 
     def _started_pool(self) -> WorkerPool:
         """The worker pool, started at the first page to extract: a re-check answered by 304s
@@ -155,10 +169,12 @@ class ExtractPipeline:
                                    preload=extraction_preload(self.extract_function))
         return self.pool
 
-    async def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Capture) -> Capture:
         if not self.pooled:  # in-process: one item at a time, so in fetch order by nature
             if self._needs_extraction(item):
-                self._apply(item, *self._extract_here(item))
+                self._accept(item, *self._extract_here(item.body, item.url, item.content_type, item.hints))
+                if (drift := self._drift_source(item)) is not None:
+                    self._reextracted(item, drift[0], *self._extract_here(*drift[1:]))
             return item
         keys = _order_keys(item)
         earlier = {id(t): t for key in keys if (t := self._turns.get(key)) is not None}
@@ -166,11 +182,14 @@ class ExtractPipeline:
         for key in keys:
             self._turns[key] = turn
         try:
-            result = await self._extract_pooled(item) if self._needs_extraction(item) else None
+            result = (await self._extract_pooled(item.body, item.url, item.content_type, item.hints)
+                      if self._needs_extraction(item) else None)
             for previous in earlier.values():  # the same URL fetched earlier goes on first
                 await asyncio.shield(previous)
             if result is not None:
-                self._apply(item, *result)
+                self._accept(item, *result)
+                if (drift := self._drift_source(item)) is not None:
+                    self._reextracted(item, drift[0], *await self._extract_pooled(*drift[1:]))
         finally:
             # Waiters resume on a later loop turn: after this item has gone through the pipelines
             # that handle it synchronously.
@@ -180,67 +199,103 @@ class ExtractPipeline:
                     del self._turns[key]
         return item
 
-    def _needs_extraction(self, item: Any) -> bool:
-        """Whether the page may hold an article; if not, set its outcome and error."""
-        if item.get("outcome"):  # failed fetch: nothing to extract
+    def _needs_extraction(self, item: Capture) -> bool:
+        """Whether the page may hold an article; if not, settle its outcome and error."""
+        if item.outcome:  # failed fetch, 304, same bytes: nothing to extract
             return False
-        status = item.get("status")
         reason = classify_not_article(item)
         if reason is not None:
-            item["outcome"] = "failed" if status is not None and status >= 400 else "not_article"
-            item["error"] = reason
+            failed = item.status is not None and item.status >= 400
+            item.settle(Outcome.FAILED if failed else Outcome.NOT_ARTICLE, reason)
             return False
         return True
 
-    def _arguments(self, item: Any) -> tuple[tuple, dict[str, Any]]:
+    def _archive(self) -> Archive | None:
+        """A read-only connection to the archive (for the drift check), once the file exists."""
+        if self.archive is None and self.archive_path:
+            try:
+                self.archive = Archive.open(self.archive_path, readonly=True)
+            except FileNotFoundError:
+                return None
+        return self.archive
+
+    def _drift_source(self, item: Capture) -> tuple[int, bytes, str, str | None, dict[str, Any]] | None:
+        """What to re-extract for the extraction-drift check (:func:`newscrawler.versioning.decide`):
+        the raw page of the article's current version, when another extractor made it and the new
+        extraction differs from it; None otherwise (or when the re-extraction is cached, which is
+        then set on the item). Returns the version's id, then the arguments of an extraction: (raw
+        bytes, URL, Content-Type, hints)."""
+        ex = item.extracted
+        archive = self._archive() if ex is not None else None
+        if archive is None:
+            return None
+        latest = archive.current_version(item.url, ex.get("canonical_url"))
+        if not versioning.needs_reextraction(ex, latest):
+            return None
+        cached = archive.reextraction(latest["id"], ex["extractor"])
+        if cached is not None:
+            item.reextracted = cached
+            return None
+        raw = archive.payload(latest["payload_digest"]) if latest["payload_digest"] else None
+        if not raw:
+            return None
+        return (latest["id"], raw, item.url, archive.payload_content_type(latest["payload_digest"]),
+                {"prune_xpath": (item.hints or {}).get("prune_xpath")})
+
+    def _reextracted(self, item: Capture, version_id: int, extracted: Extracted | None, error: str | None) -> None:
+        """Keep a re-extraction of version ``version_id`` on the item (``reextracted``); a failed one
+        leaves the capture to be compared as it is (an edit, when in doubt)."""
+        self.stats.inc_value("archive/extraction/reextracted")
+        if extracted is not None:
+            item.reextracted = {"version_id": version_id, "extractor": extracted.extractor,
+                                "headline": extracted.headline, "body": extracted.body}
+
+    def _arguments(self, body: bytes, url: str, content_type: str | None,
+                   hints: dict[str, Any] | None) -> tuple[tuple, dict[str, Any]]:
         # The raw bytes, decoded in the worker: a bytes object is pickled for it as it is, where a
         # decoded page would be encoded to UTF-8 and decoded again on the way.
-        return ((item["body"], item.get("final_url") or item["requested_url"]),
-                {"content_type": item.get("content_type"), "hints": item.get("hints"),
-                 "default_tz": self.default_tz})
+        return (body, url), {"content_type": content_type, "hints": hints, "default_tz": self.default_tz}
 
-    def _extract_here(self, item: Any) -> tuple[Extracted | None, str | None]:
-        args, kwargs = self._arguments(item)
+    def _extract_here(self, *page: Any) -> tuple[Extracted | None, str | None]:
+        args, kwargs = self._arguments(*page)
         try:
             return self.extract_function(*args, **kwargs), None
         except Exception as exc:  # MemoryError on a huge page, a bug: this page fails, not the crawl
-            return None, self._failure(item, "error", f"extraction failed: {_describe(exc)}")
+            return None, self._failure(args[1], "error", f"extraction failed: {_describe(exc)}")
 
-    async def _extract_pooled(self, item: Any) -> tuple[Extracted | None, str | None]:
-        args, kwargs = self._arguments(item)
+    async def _extract_pooled(self, *page: Any) -> tuple[Extracted | None, str | None]:
+        args, kwargs = self._arguments(*page)
         try:
             future = self._started_pool().submit(self.extract_function, *args, **kwargs)
             return await asyncio.wrap_future(future), None
         except WorkerCrashed as exc:
-            return None, self._failure(item, "crashed", f"extraction crashed: {exc}")
+            return None, self._failure(args[1], "crashed", f"extraction crashed: {exc}")
         except TaskTimeout as exc:
-            return None, self._failure(item, "timeout", f"extraction timed out: {exc}")
+            return None, self._failure(args[1], "timeout", f"extraction timed out: {exc}")
         except Exception as exc:
-            return None, self._failure(item, "error", f"extraction failed: {_describe(exc)}")
+            return None, self._failure(args[1], "error", f"extraction failed: {_describe(exc)}")
 
-    def _failure(self, item: Any, kind: str, error: str) -> str:
+    def _failure(self, url: str, kind: str, error: str) -> str:
         self.stats.inc_value(f"archive/extraction/{kind}")
-        logger.warning("%s: %s; recorded as a failed capture", item["requested_url"], error)
+        logger.warning("%s: %s; recorded as a failed capture", url, error)
         return error
 
-    def _apply(self, item: Any, extracted: Extracted | None, error: str | None) -> None:
-        """Set the item's ``extracted``, or its outcome and error, from an extraction's result."""
+    def _accept(self, item: Capture, extracted: Extracted | None, error: str | None) -> None:
+        """Set the item's ``extracted``, or settle it (failed, not_article), from an extraction's result."""
         if error is not None:
-            item["outcome"], item["error"] = "failed", error
+            item.settle(Outcome.FAILED, error)
         elif extracted is None:
             self.stats.inc_value("archive/extraction/failed")
-            item["outcome"], item["error"] = "not_article", "no article body found"
+            item.settle(Outcome.NOT_ARTICLE, "no article body found")
         elif len(extracted.body) < self.min_body_chars:
             self.stats.inc_value("archive/extraction/too_short")
-            item["outcome"] = "not_article"
-            item["error"] = (f"body too short: {len(extracted.body)} characters "
-                             f"< ARCHIVE_MIN_BODY_CHARS={self.min_body_chars}")
+            item.settle(Outcome.NOT_ARTICLE, f"body too short: {len(extracted.body)} characters "
+                                             f"< ARCHIVE_MIN_BODY_CHARS={self.min_body_chars}")
         elif not prose_paragraphs(extracted.body):
             self.stats.inc_value("archive/extraction/no_prose")
-            item["outcome"] = "not_article"
-            item["error"] = "no prose: the body is headings and link lists (a section front?)"
+            item.settle(Outcome.NOT_ARTICLE, "no prose: the body is headings and link lists (a section front?)")
         else:
-            item["extracted"] = extracted.to_dict()
+            item.extracted = extracted.to_dict()
 
 
 def _describe(exc: BaseException) -> str:
@@ -287,31 +342,18 @@ class ArchivePipeline:
         self.stats.set_value("archive/crawl_id", self.crawl_id)
         logger.info("archiving into %s (crawl %d)", self.path, self.crawl_id)
 
-    def process_item(self, item: Any) -> Any:
-        fields = {f.name for f in dataclasses.fields(Capture)}
-        capture = Capture(**{k: item.get(k) for k in fields if k in item.fields})
-        hints = item.get("hints") or {}
-        default_tz = self.crawler.settings.get("ARCHIVE_DEFAULT_TZ", "UTC")
-
-        def reextract(raw: bytes, url: str, content_type: str | None) -> dict[str, Any] | None:
-            """The current extractor on a stored version's raw HTML (extraction drift check), decoded
-            as it was when fetched: by the Content-Type it was served with, if any."""
-            self.stats.inc_value("archive/extraction/reextracted")
-            result = extract_article(raw, url, content_type=content_type,
-                                     hints={"prune_xpath": hints.get("prune_xpath")}, default_tz=default_tz)
-            return result.to_dict() if result else None
-
+    def process_item(self, item: Capture) -> Capture:
         try:
-            recorded = self.archive.record(capture, self.crawl_id, reextract=reextract)
+            recorded = self.archive.record(item, self.crawl_id)
         except Exception:
             self.stats.inc_value("archive/write/failed")
-            logger.exception("could not archive the capture of %s", capture.requested_url)
+            logger.exception("could not archive the capture of %s", item.requested_url)
             raise
-        item["recorded"] = dict(vars(recorded))
+        item.recorded = recorded
         self.stats.inc_value(f"archive/captures/{recorded.outcome}")
-        if recorded.outcome in ("new", "changed"):
+        if recorded.outcome in VERSION_OUTCOMES:
             self.stats.inc_value("archive/versions/new")
-        logger.debug("%s %s -> %s", recorded.outcome, capture.requested_url, recorded.article_url)
+        logger.debug("%s %s -> %s", recorded.outcome, item.requested_url, recorded.article_url)
         return item
 
     def spider_closed(self, spider: Any, reason: str) -> None:

@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 from newscrawler.lock import ArchiveLocked, CrawlLock
-from newscrawler.store import MIGRATIONS, Archive
+from newscrawler.migrations import MIGRATIONS, Migrations
+from newscrawler.store import Archive
 from tests.archive_checks import archive_problems, article_html, crawl_accounts, crawl_args, crawl_env
 from tests.crawling import REPO, rows
 from tests.site import LoopbackSite, slow_route
@@ -308,11 +309,11 @@ def test_an_archive_migrated_past_this_code_meanwhile_is_refused_with_the_reason
         migration(db)
     db.execute("PRAGMA user_version = 3")
     db.close()
-    first_look = Archive._schema_version
+    first_look = Migrations.applied
     looks = []
 
-    def newer_one_migrates_meanwhile(archive: Archive) -> int:
-        version = first_look(archive)
+    def newer_one_migrates_meanwhile(migrations: Migrations, db, label="") -> int:
+        version = first_look(migrations, db, label)
         looks.append(version)
         if len(looks) == 1:
             other = sqlite3.connect(path)
@@ -321,7 +322,7 @@ def test_an_archive_migrated_past_this_code_meanwhile_is_refused_with_the_reason
             other.close()
         return version
 
-    monkeypatch.setattr(Archive, "_schema_version", newer_one_migrates_meanwhile)
+    monkeypatch.setattr(Migrations, "applied", newer_one_migrates_meanwhile)
     with pytest.raises(RuntimeError, match=f"has schema {len(MIGRATIONS) + 1}, newer than this newscrawler"):
         Archive.open(path)
     conn = sqlite3.connect(path)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from newscrawler.store import MIGRATIONS, Archive
+from newscrawler.migrations import MIGRATIONS
+from newscrawler.store import Archive
 from tests.archive_checks import archive_problems, article_html, crawl_accounts, crawl_args, crawl_env
 from tests.crawling import REPO, rows
 from tests.site import slow_route
@@ -110,7 +111,8 @@ def test_kill_9_mid_crawl_again_and_again_then_the_next_run_finishes(loopback_si
 _KILL_SCRIPT = """
 import os, signal, sys
 from newscrawler.extraction import extract_article
-from newscrawler.store import Archive, Capture
+from newscrawler.items import Capture
+from newscrawler.store import Archive
 
 db, kill_at, html = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -123,6 +125,7 @@ def capture(n):
 seen = []
 
 def trace(sql):
+    sql = sql.replace("[", "").replace("]", "").replace('"', "")  # sqlite-utils quotes table names
     seen.append(" ".join(sql.split()[:3]))
     if sql.lstrip().upper().startswith(kill_at):
         print("killed after:", " | ".join(seen), file=sys.stderr, flush=True)

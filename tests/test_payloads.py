@@ -9,8 +9,10 @@ import zstandard
 from click.testing import CliRunner
 
 from newscrawler.cli import cli
-from newscrawler.compression import DICTIONARY_MAX_BYTES
-from newscrawler.store import MIGRATIONS, Archive, Capture
+from newscrawler.payloads import DICTIONARY_MAX_BYTES
+from newscrawler.items import Capture
+from newscrawler.migrations import MIGRATIONS
+from newscrawler.store import Archive
 from tests.site import FIXTURES
 
 ARTICLE = (FIXTURES / "www.northfieldcourier.example.council-approves-electric-bus-depot.html").read_bytes()

@@ -241,9 +241,9 @@ def test_captures_of_one_url_are_archived_in_fetch_order(loopback_site, tmp_path
 
 
 def _item(html: str, url: str = "http://127.0.0.1/news/story.html"):
-    from newscrawler.items import ArticleItem
+    from newscrawler.items import Capture
 
-    return ArticleItem(requested_url=url, final_url=url, status=200, captured_at="2026-01-01T00:00:00Z",
+    return Capture(requested_url=url, final_url=url, status=200, captured_at="2026-01-01T00:00:00Z",
                        content_type="text/html; charset=utf-8", body=html.encode(), is_text=True, hints={})
 
 
@@ -260,8 +260,8 @@ def test_in_process_extraction_fails_one_page_on_memory_error():
     good = asyncio.run(pipeline.process_item(_item(ARTICLES[0]["html"])))
     bad = asyncio.run(pipeline.process_item(_item(with_hook(ARTICLES[0]["html"], "memory-error"))))
     pipeline.close_spider()
-    assert good["extracted"]["headline"] == ARTICLES[0]["expected"]["headline"]
-    assert (bad["outcome"], bad["error"], bad.get("extracted")) == ("failed", "extraction failed: MemoryError", None)
+    assert good.extracted["headline"] == ARTICLES[0]["expected"]["headline"]
+    assert (bad.outcome, bad.error, bad.extracted) == ("failed", "extraction failed: MemoryError", None)
     assert crawler.stats.get_value("archive/extraction/error") == 1
     assert crawler.stats.get_value("archive/extraction/workers") == 0
 

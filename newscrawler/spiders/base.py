@@ -23,7 +23,7 @@ from w3lib.url import safe_url_string
 
 from newscrawler.changes import payload_digest
 from newscrawler.dates import utcnow_iso
-from newscrawler.items import ArticleItem
+from newscrawler.items import Capture, Outcome
 from newscrawler.middlewares import ORIGIN
 from newscrawler.policy import should_fetch
 from newscrawler.sitemaps import Entry, parse_feed, parse_sitemap, sniff_xml
@@ -81,7 +81,7 @@ class ArchiveSpider(scrapy.Spider):
     """Base of newscrawler's spiders (not run by itself).
 
     Subclasses choose their start requests; every callback here yields more discovery requests,
-    queues article pages or returns :class:`ArticleItem` captures. Article URLs from sitemaps and
+    queues article pages or returns :class:`newscrawler.items.Capture` items. Article URLs from sitemaps and
     syndication feeds follow :func:`newscrawler.policy.should_fetch` against the archive in
     ``ARCHIVE_DB``; article URLs given directly are always fetched.
 
@@ -385,7 +385,7 @@ class ArchiveSpider(scrapy.Spider):
                                site=response.meta.get("site"), origin=response.meta.get(ORIGIN))
         self._feed_engine()
 
-    def parse_article(self, response: Response) -> ArticleItem:
+    def parse_article(self, response: Response) -> Capture:
         """The capture of an article page, any status, ready for the item pipelines.
 
         A 304 is a ``not_modified`` capture; a 200 whose bytes equal the last capture of the
@@ -393,7 +393,7 @@ class ArchiveSpider(scrapy.Spider):
         """
         self._came_back(response.request)
         headers = response.headers
-        item = ArticleItem(
+        item = Capture(
             requested_url=response.request.meta.get("redirect_urls", [response.request.url])[0]
             if response.request else response.url,
             final_url=response.url,
@@ -408,54 +408,44 @@ class ArchiveSpider(scrapy.Spider):
             hints=response.meta.get("hints") or {},
         )
         if response.status == 304:
-            item["outcome"], item["note"] = "not_modified", "304 to a conditional request: not extracted"
+            item.settle(Outcome.NOT_MODIFIED, note="304 to a conditional request: not extracted")
             self.crawler.stats.inc_value("archive/shortcut/not_modified")
         elif response.status == 200 and self._archive is not None and not response.meta.get(_UNARCHIVED):
-            last_fetch = self._archive.last_fetch(item["requested_url"])
+            last_fetch = self._archive.last_fetch(item.requested_url)
             if last_fetch and last_fetch["payload_digest"] == payload_digest(response.body):
-                item["outcome"], item["note"] = "revisit", "same bytes as the last capture: not extracted"
+                item.settle(Outcome.REVISIT, note="same bytes as the last capture: not extracted")
                 self.crawler.stats.inc_value("archive/shortcut/same_bytes")
         return item
 
-    def article_failed(self, failure: Failure) -> ArticleItem:
+    def article_failed(self, failure: Failure) -> Capture:
         """A ``failed`` capture for a request that got no usable response (after retries)."""
         request = failure.request
         self._came_back(request)
         response = getattr(failure.value, "response", None)  # HttpError: a status was received
-        return ArticleItem(
-            requested_url=request.meta.get("redirect_urls", [request.url])[0],
-            final_url=None,
-            status=response.status if isinstance(response, Response) else None,
-            captured_at=utcnow_iso(),
-            outcome="failed",
-            error=_describe(failure),
-            discovered_via=request.meta.get("via", "cli"),
-            hints=request.meta.get("hints") or {},
-        )
+        return Capture.failed(request.meta.get("redirect_urls", [request.url])[0], _describe(failure),
+                              status=response.status if isinstance(response, Response) else None,
+                              discovered_via=request.meta.get("via", "cli"), hints=request.meta.get("hints"))
 
     def discovery_failed(self, failure: Failure) -> None:
         """Count and log a sitemap, syndication feed or robots.txt that could not be fetched."""
         self.crawler.stats.inc_value("archive/discovery/failed")
         logger.warning("could not fetch %s: %s", failure.request.url, _describe(failure))
 
-    def unfetchable_response(self, response: Response) -> ArticleItem:
+    def unfetchable_response(self, response: Response) -> Capture:
         """A ``failed`` capture for a named page over ``ARCHIVE_PAGE_MAXSIZE`` (nothing of it kept)."""
         item = self.parse_article(response)
-        item["outcome"] = "failed"
-        item["error"] = (f"the page is {len(response.body)} bytes, larger than ARCHIVE_PAGE_MAXSIZE="
-                         f"{self._page_max_size}")
-        item["body"] = None
-        return item
+        item.body = None
+        return item.settle(Outcome.FAILED, f"the page is {len(response.body)} bytes, larger than "
+                                           f"ARCHIVE_PAGE_MAXSIZE={self._page_max_size}")
 
-    def unfetchable(self, url: str, reason: str) -> ArticleItem:
+    def unfetchable(self, url: str, reason: str) -> Capture:
         """A ``failed`` capture for a user-given URL that cannot even be requested."""
         logger.error("cannot fetch %r: %s", url, reason)
         self.crawler.stats.inc_value("archive/start/failed")
         self.crawler.stats.inc_value("archive/scheduled")
-        return ArticleItem(requested_url=url, final_url=None, status=None, captured_at=utcnow_iso(),
-                           outcome="failed", error=reason, discovered_via="cli", hints={})
+        return Capture.failed(url, reason)
 
-    def start_failed(self, failure: Failure) -> ArticleItem:
+    def start_failed(self, failure: Failure) -> Capture:
         """A user-given URL that could not be fetched: recorded as a ``failed`` capture."""
         self.crawler.stats.inc_value("archive/start/failed")
         self.crawler.stats.inc_value("archive/scheduled")  # its failed capture is accounted for
