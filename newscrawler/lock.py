@@ -19,6 +19,16 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
 
+# The locks this process holds, by the lock file's real path: a second CrawlLock of the same archive
+# in this process would wait for the first forever (a flock belongs to one open file description).
+_held: dict[str, CrawlLock] = {}
+
+
+def held_here(db_path: str | Path) -> CrawlLock | None:
+    """The lock of the archive at ``db_path`` when this very process holds it (through any path
+    naming the same file), else None."""
+    return _held.get(os.path.realpath(f"{db_path}.lock"))
+
 
 def command_line(argv: Iterable[str]) -> str:
     """``argv`` as one shell-quoted line (:func:`shlex.join`) that can be stored as UTF-8 text.
@@ -98,12 +108,15 @@ class CrawlLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
         self._fd = fd
+        _held[os.path.realpath(self.path)] = self
         return self
 
     def release(self) -> None:
         """Empty the lock file and release the lock (no-op when not held)."""
         if self._fd is None:
             return
+        if _held.get(os.path.realpath(self.path)) is self:
+            del _held[os.path.realpath(self.path)]
         try:
             os.ftruncate(self._fd, 0)
         finally:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sys
 from typing import Any
 
-from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import is_asyncio_available
@@ -16,7 +14,6 @@ from scrapy.utils.asyncio import is_asyncio_available
 from newscrawler import versioning
 from newscrawler.extraction import Extracted, extract_article, prose_paragraphs
 from newscrawler.items import VERSION_OUTCOMES, Capture, Outcome
-from newscrawler.lock import command_line
 from newscrawler.memory import gc_threshold, prepare_worker, worker_mmap_threshold
 from newscrawler.store import Archive
 from newscrawler.urls import clean_url
@@ -307,9 +304,9 @@ def _describe(exc: BaseException) -> str:
 class ArchivePipeline:
     """Writes every item to the archive (``ARCHIVE_DB``) as one capture, in one transaction.
 
-    Opens a ``crawls`` row when the spider opens and closes it with Scrapy's stats when the
-    spider closes. Stats: ``archive/captures/<outcome>``, ``archive/versions/new``,
-    ``archive/write/failed``.
+    Each capture carries this crawl's ``crawls`` row, the stat ``archive/crawl_id`` that
+    :class:`newscrawler.extensions.CrawlRow` sets (None without that extension). Stats:
+    ``archive/captures/<outcome>``, ``archive/versions/new``, ``archive/write/failed``.
 
     :raises NotConfigured: when ``ARCHIVE_DB`` is not set.
     """
@@ -319,16 +316,18 @@ class ArchivePipeline:
         self.stats = crawler.stats
         self.path = path
         self.archive: Archive | None = None
-        self.crawl_id: int | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
         path = crawler.settings.get("ARCHIVE_DB")
         if not path:
             raise NotConfigured("ARCHIVE_DB must be set")
-        pipeline = cls(crawler, path)
-        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
-        return pipeline
+        return cls(crawler, path)
+
+    @property
+    def crawl_id(self) -> int | None:
+        """This crawl's ``crawls`` row (:class:`newscrawler.extensions.CrawlRow`), or None."""
+        return self.stats.get_value("archive/crawl_id")
 
     def open_spider(self) -> None:
         self.archive = Archive.open(self.path)
@@ -336,11 +335,6 @@ class ArchivePipeline:
         self.archive.shrink_ratio = settings.getfloat("ARCHIVE_SHRINK_RATIO", self.archive.shrink_ratio)
         self.archive.boilerplate_min_articles = settings.getint(
             "ARCHIVE_BOILERPLATE_MIN_ARTICLES", self.archive.boilerplate_min_articles)
-        # sys.orig_argv: Scrapy's command line removes "crawl" from sys.argv before spiders run.
-        command = self.crawler.settings.get("ARCHIVE_COMMAND") or command_line(sys.orig_argv)
-        self.crawl_id = self.archive.start_crawl(command)
-        self.stats.set_value("archive/crawl_id", self.crawl_id)
-        logger.info("archiving into %s (crawl %d)", self.path, self.crawl_id)
 
     def process_item(self, item: Capture) -> Capture:
         try:
@@ -356,9 +350,7 @@ class ArchivePipeline:
         logger.debug("%s %s -> %s", recorded.outcome, item.requested_url, recorded.article_url)
         return item
 
-    def spider_closed(self, spider: Any, reason: str) -> None:
-        if self.archive is None:
-            return
-        self.archive.finish_crawl(self.crawl_id, self.stats.get_stats(), reason)
-        self.archive.close()
-        self.archive = None
+    def close_spider(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
+            self.archive = None

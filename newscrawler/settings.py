@@ -56,9 +56,11 @@ SPIDER_MIDDLEWARES = {
     "newscrawler.middlewares.OriginMiddleware": 40,
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
 }
-# Balances archive/scheduled against the captures when a crawl ends; keeps memory flat (glibc);
+# The crawl lock (taken when the crawler is made), the balance of archive/scheduled against the
+# captures, the crawls row (in this order: see newscrawler/extensions.py); keeps memory flat (glibc);
 # collects Python's cyclic garbage less often once started.
-EXTENSIONS = {"newscrawler.ledger.CaptureLedger": 100, "newscrawler.memory.MmapThreshold": 0,
+EXTENSIONS = {"newscrawler.extensions.ArchiveLock": 50, "newscrawler.extensions.CaptureLedger": 100,
+              "newscrawler.extensions.CrawlRow": 110, "newscrawler.memory.MmapThreshold": 0,
               "newscrawler.memory.GcThreshold": 0}
 
 ITEM_PIPELINES = {
