@@ -14,6 +14,7 @@ import lxml.html
 import trafilatura
 from trafilatura.utils import load_html
 
+from newscrawler import boilerplate
 from newscrawler.changes import churn_kind, normalize_text
 from newscrawler.charsets import decode_html
 from newscrawler.dates import isoformat, parse_date
@@ -25,7 +26,7 @@ logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 #: Version of our own rules around trafilatura (paragraphs, link density, churn lines, pruning):
 #: bump it whenever they change, so that archived versions are re-extracted before comparing.
-RULES_VERSION = 2
+RULES_VERSION = 3
 #: Stored with each version; a capture whose extractor differs triggers the extraction-drift check.
 EXTRACTOR = f"trafilatura {trafilatura.__version__} (newscrawler rules {RULES_VERSION})"
 
@@ -131,6 +132,9 @@ def extract_article(
     if tree is None:
         return None
     own = _page_metadata(tree, url)
+    boilerplate.prune_promo_boxes(tree)
+    boilerplate.prune_teaser_lists(tree)
+    feed = boilerplate.live_blog_updates(tree)
     try:
         doc = trafilatura.bare_extraction(
             tree, url=url, prune_xpath=[SIGNUP_BOX_XPATH, *(hints.get("prune_xpath") or [])],
@@ -142,7 +146,12 @@ def extract_article(
         return None
     if doc is None or doc.body is None:
         return None
-    body = "\n\n".join(body_paragraphs(doc.body))
+    if feed is not None:  # a live blog: its updates in page order, each with heading and time
+        paragraphs = [p for p in boilerplate.live_blog_paragraphs(tree, feed)
+                      if not churn_kind(p) and not boilerplate.is_ad_label(p)]
+    else:
+        paragraphs = body_paragraphs(doc.body)
+    body = "\n\n".join(paragraphs)
     if not body:
         return None
 
@@ -181,34 +190,53 @@ def body_paragraphs(body: lxml.etree._Element) -> list[str]:
     paragraphs = []
     for text, link_chars in _blocks(body):
         text = normalize_text(text)
-        if text and not churn_kind(text) and link_chars / len(text) < LINK_DENSITY_MAX:
+        if (text and not churn_kind(text) and link_chars / len(text) < LINK_DENSITY_MAX
+                and not boilerplate.is_ad_label(text)):
             paragraphs.append(text)
     return paragraphs
 
 
 def _blocks(element: lxml.etree._Element) -> Iterator[tuple[str, int]]:
     """(text, characters of link text) of each leaf block under ``element``, in document order."""
-    if element.tag == "row":
-        yield " | ".join(" ".join(cell.itertext()) for cell in element), 0
+    if element.tag == "row":  # a table row: its non-empty cells, so a huge colspan adds no "| | |"
+        cells = (normalize_text(_inline_text(cell)) for cell in element)
+        yield " | ".join(cell for cell in cells if cell), 0
         return
     if not any(child.tag in _BLOCK_TAGS for child in element):
-        yield " ".join(element.itertext()), _link_chars(element)
+        yield _inline_text(element), _link_chars(element)
         return
     run_text, run_links = [element.text or ""], 0
     for child in element:
         if child.tag in _BLOCK_TAGS:
-            yield " ".join(run_text), run_links
+            yield "".join(run_text), run_links
             yield from _blocks(child)
             run_text, run_links = [child.tail or ""], 0
         else:  # inline markup between blocks: part of the current run
-            run_text += [*child.itertext(), child.tail or ""]
+            run_text += [_inline_text(child), child.tail or ""]
             run_links += _link_chars(child)
-    yield " ".join(run_text), run_links
+    yield "".join(run_text), run_links
+
+
+def _inline_text(element: lxml.etree._Element) -> str:
+    """The text of ``element`` as written: inline markup adds no spaces, a line break (``lb``) one.
+
+    Cells and other blocks nested in it are set apart by a space.
+    """
+    parts = [element.text or ""]
+    for child in element:
+        if child.tag == "lb":
+            parts.append(" ")
+        elif child.tag in _BLOCK_TAGS or child.tag == "cell":
+            parts += [" ", _inline_text(child), " "]
+        else:
+            parts.append(_inline_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
 
 
 def _link_chars(element: lxml.etree._Element) -> int:
     refs = [element] if element.tag == "ref" else element.iter("ref")
-    return sum(len(normalize_text(" ".join(ref.itertext()))) for ref in refs)
+    return sum(len(normalize_text(_inline_text(ref))) for ref in refs)
 
 
 # A sentence end: terminal punctuation of Latin, CJK, Arabic and Devanagari scripts, closing quotes allowed.
@@ -225,9 +253,13 @@ def prose_paragraphs(body: str) -> int:
 
 
 def _strip_headline(body: str, headline: str) -> str:
-    """Drop a first paragraph that only repeats the headline (trafilatura keeps the <h1> sometimes)."""
-    first, _, rest = body.partition("\n\n")
-    return rest if headline and first == headline and rest else body
+    """Drop first paragraphs that only repeat the headline (trafilatura keeps the <h1> sometimes)
+    or give the byline (:func:`newscrawler.boilerplate.is_byline`): both are metadata."""
+    while True:
+        first, _, rest = body.partition("\n\n")
+        if not rest or not ((headline and first == headline) or boilerplate.is_byline(first)):
+            return body
+        body = rest
 
 
 def _page_metadata(tree: lxml.html.HtmlElement, url: str) -> dict[str, Any]:
