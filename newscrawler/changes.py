@@ -10,51 +10,12 @@ import re
 import unicodedata
 from typing import Any
 
+from newscrawler.churn import churn_kind  # noqa: F401  (the dateline grammar, kept importable from here)
+
 # Unicode spaces that markup-only changes swap in (&nbsp;, thin and zero-width spaces).
 _SPACES = re.compile(r"[\s\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n")
 _TOKEN = re.compile(r"\S+\s*")
-
-# Lines that change between captures without any edit (boilerplate churn). Generic patterns, not one
-# site's strings: relative times, reading times and counters; timestamps are checked with dateutil.
-_LABEL = r"(?:(?:last\s+)?(?:updated|published|posted|modified|edited|stand|aktualisiert)\b\s*:?\s*)"
-_RELATIVE_TIME = re.compile(
-    rf"^{_LABEL}?(?:(?:\d+|an?|one)\s+(?:sec(?:ond)?s?|min(?:ute)?s?|h(?:ou)?rs?|hours?|days?|weeks?"
-    rf"|months?)\s+ago|just now|moments? ago)\.?$", re.IGNORECASE)
-_READING_TIME = re.compile(r"^\d+\s*(?:min(?:ute)?s?)\.?\s+read(?:ing time)?$", re.IGNORECASE)
-_COUNTER = re.compile(
-    r"^(?:[\d.,]+\s*[kKmM]?\s*(?:views?|shares?|comments?|likes?|reads?|reactions?|replies|retweets?)"
-    r"|(?:views?|shares?|comments?|likes?|replies)\s*:?\s*\(?[\d.,]+\s*[kKmM]?\)?)$", re.IGNORECASE)
-_TIMESTAMP_LABEL = re.compile(rf"^{_LABEL}", re.IGNORECASE)
-_CLOCK = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?\s*(?:[A-Z]{2,5}|UTC[+-]\d+)?$", re.IGNORECASE)
-
-
-def churn_kind(paragraph: str) -> str | None:
-    """Whether a paragraph is a line that changes by itself between captures, and which kind.
-
-    Returns ``"relative time"`` ("Updated 3 hours ago"), ``"reading time"`` ("5 min read"),
-    ``"counter"`` ("1,204 views", "Comments (12)"), ``"timestamp"`` (a line that is only a date, a
-    time or both, with an optional "Updated:" label) or None for anything else. Only short lines qualify:
-    a sentence that mentions a time ("Update, 3:45 p.m.: the mayor resigned.") is content.
-    """
-    from newscrawler.dates import parse_date
-
-    text = paragraph.strip()
-    if not text or len(text) > 80 or len(text.split()) > 12:
-        return None
-    if _RELATIVE_TIME.match(text):
-        return "relative time"
-    if _READING_TIME.match(text):
-        return "reading time"
-    if _COUNTER.match(text):
-        return "counter"
-    bare = _TIMESTAMP_LABEL.sub("", text).strip(" |·•-–—")
-    if _CLOCK.match(bare):
-        return "timestamp"
-    if bare and any(ch.isdigit() for ch in bare) and parse_date(bare) is not None:
-        return "timestamp"
-    return None
-
 
 #: Fields compared between versions, in the order a diff lists them (headline first, body last).
 COMPARED_FIELDS = ("headline", "authors", "date_published", "date_modified", "language", "body")
