@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from typing import Any
 
@@ -14,7 +13,6 @@ from scrapy.utils.asyncio import is_asyncio_available
 from newscrawler import versioning
 from newscrawler.extraction import Extracted, extract_article, prose_paragraphs
 from newscrawler.items import VERSION_OUTCOMES, Capture, Outcome
-from newscrawler.memory import gc_threshold, prepare_worker, worker_mmap_threshold
 from newscrawler.store import Archive
 from newscrawler.urls import clean_url
 from newscrawler.workers import TaskTimeout, WorkerCrashed, WorkerPool, default_workers
@@ -108,8 +106,7 @@ class ExtractPipeline:
 
     Settings: ``ARCHIVE_MIN_BODY_CHARS`` (shortest body, in characters, that counts as an
     article), ``ARCHIVE_DEFAULT_TZ`` (zone for dates without one), ``ARCHIVE_EXTRACT_WORKERS``,
-    ``ARCHIVE_EXTRACT_TIMEOUT`` (seconds), ``ARCHIVE_WORKER_MMAP_THRESHOLD`` (bytes) and
-    ``ARCHIVE_GC_THRESHOLD`` (both set in the workers, :func:`newscrawler.memory.prepare_worker`).
+    ``ARCHIVE_EXTRACT_TIMEOUT`` (seconds).
     Stats: ``archive/extraction/failed`` (no body), ``.../too_short``, ``.../no_prose``,
     ``.../crashed``, ``.../timeout``, ``.../error``, ``.../reextracted`` (drift checks run),
     ``.../processes_started`` (workers started,
@@ -127,8 +124,6 @@ class ExtractPipeline:
         self.min_body_chars = crawler.settings.getint("ARCHIVE_MIN_BODY_CHARS", 250)
         self.default_tz = crawler.settings.get("ARCHIVE_DEFAULT_TZ", "UTC")
         self.workers = extract_workers(crawler.settings)
-        self.mmap_threshold = worker_mmap_threshold(crawler.settings)
-        self.gc_threshold = gc_threshold(crawler.settings)
         self.timeout = crawler.settings.getfloat("ARCHIVE_EXTRACT_TIMEOUT", 60.0) or None
         self.pooled = False  # extraction in worker processes (else in the crawl process)
         self.pool: WorkerPool | None = None
@@ -161,8 +156,7 @@ class ExtractPipeline:
         """The worker pool, started at the first page to extract: a re-check answered by 304s
         and identical bytes never starts one (a second of CPU and a few hundred MB saved)."""
         if self.pool is None:
-            initializer = functools.partial(prepare_worker, self.mmap_threshold, self.gc_threshold)
-            self.pool = WorkerPool(self.workers, timeout=self.timeout, initializer=initializer,
+            self.pool = WorkerPool(self.workers, timeout=self.timeout,
                                    preload=extraction_preload(self.extract_function))
         return self.pool
 

@@ -57,11 +57,9 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
 }
 # The crawl lock (taken when the crawler is made), the balance of archive/scheduled against the
-# captures, the crawls row (in this order: see newscrawler/extensions.py); keeps memory flat (glibc);
-# collects Python's cyclic garbage less often once started.
+# captures, the crawls row (in this order: see newscrawler/extensions.py).
 EXTENSIONS = {"newscrawler.extensions.ArchiveLock": 50, "newscrawler.extensions.CaptureLedger": 100,
-              "newscrawler.extensions.CrawlRow": 110, "newscrawler.memory.MmapThreshold": 0,
-              "newscrawler.memory.GcThreshold": 0}
+              "newscrawler.extensions.CrawlRow": 110}
 
 ITEM_PIPELINES = {
     "newscrawler.pipelines.ExtractPipeline": 300,
@@ -91,17 +89,6 @@ ARCHIVE_DEFAULT_TZ = "UTC"
 ARCHIVE_EXTRACT_WORKERS = None
 # Seconds one page's extraction may take in a worker before it is killed (capture failed); 0 = no limit.
 ARCHIVE_EXTRACT_TIMEOUT = 60
-# Allocations of this many bytes or more are given back to the OS when freed, in the crawl process
-# (glibc's mallopt M_MMAP_THRESHOLD; see newscrawler/memory.py); 0 = glibc's own dynamic threshold,
-# under which a long crawl's heap grows with its largest pages.
-ARCHIVE_MMAP_THRESHOLD = 128 * 1024
-# The same in each extraction worker, which holds one page at a time: its heap keeps the page
-# buffers of all but the largest pages, and up to 4 times this free at its top; 0 = glibc's own.
-ARCHIVE_WORKER_MMAP_THRESHOLD = 1024 * 1024
-# Python's cyclic garbage collector in the crawl process (once the engine has started) and the
-# extraction workers: start-up objects frozen, the youngest generation collected every this many
-# container allocations (see newscrawler/memory.py); 0 = Python's own default (700 in CPython 3.11).
-ARCHIVE_GC_THRESHOLD = 10_000
 # Largest article page (bytes, after Content-Encoding): a bigger one is a failed capture, never
 # archived half-read; news pages are rarely above a few MB.
 ARCHIVE_PAGE_MAXSIZE = 10 * 1024 * 1024

@@ -1,16 +1,14 @@
 """Imported by the extraction workers' fork server, to build trafilatura's lazy tables there once.
 
 trafilatura builds some tables at its first extraction in a process, not at import: the stop
-words of all 100 jusText languages, about 150,000 of them (its fallback for a page in a language
-it was not told), and the public suffix list behind courlan. That cost each worker about 0.25 s
-of CPU on its first page. Built in the fork server
-(:class:`newscrawler.workers.WorkerPool`'s ``preload``), they come ready, and shared, to every
-worker forked from it, replacements included.
+words of all jusText languages (its fallback for a page in a language it was not told) and the
+public suffix list behind courlan. Built in the fork server
+(:class:`newscrawler.workers.WorkerPool`'s ``preload``), they come ready, and shared
+copy-on-write, to every worker forked from it, replacements included. What that saves is measured
+in ``benchmarks/tuning.py`` (variant ``no_warm``).
 
-Importing this module extracts one built-in page (about 0.2 s of CPU). An exception from that
-extraction is swallowed: it costs the workers their warm start, not their work. (A crash of the
-process here would be the fork server's, and no worker could start: the page is fixed, and the
-test suite extracts it through the fork server.)
+Importing this module extracts one built-in page. An exception from that extraction is
+swallowed: it costs the workers their warm start, not their work.
 """
 
 from newscrawler.extraction import extract_article
