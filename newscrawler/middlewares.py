@@ -1,5 +1,6 @@
 """Middlewares that keep a crawl to what an archive may fetch: http(s) URLs, public hosts, robots.txt;
-backoff on 429/503; Scrapy's meta refresh redirects, read from a page's head only.
+backoff on 429/503; Scrapy's meta refresh redirects, read from a page's head only; conditional
+re-fetches of archived articles and the same-bytes short cut.
 
 Every request refused here raises :class:`~scrapy.exceptions.IgnoreRequest` from a downloader
 middleware, so the request's errback runs and an article URL ends as a ``failed`` capture with the
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,12 +19,15 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
-from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, StopDownload
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigured, StopDownload
 from scrapy.http import HtmlResponse, Request, Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
+
+from newscrawler.changes import payload_digest
+from newscrawler.store import Archive
 
 logger = logging.getLogger(__name__)
 
@@ -333,3 +338,87 @@ def _declared_charset(response: Response) -> str | None:
     content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
     return (read_bom(response.body)[0] or http_content_type_encoding(content_type)
             or html_body_declared_encoding(response.body))
+
+
+CONDITIONAL = "archive_conditional"
+"""Request meta key: True to send the validators (ETag, Last-Modified) of the URL's last capture."""
+COMPARE = "archive_compare"
+"""Request meta key: True to compare a 200 body with the URL's last capture (the same-bytes short cut)."""
+SAME_BYTES = "archive_same_bytes"
+"""Response meta key, set by :class:`ConditionalRequestMiddleware`: the body is byte for byte the
+last capture of the article's current version, so it need not be extracted."""
+_UNARCHIVED = "archive_unarchived"  # request meta: no capture when requested; no short cut looked up
+
+
+class ConditionalRequestMiddleware:
+    """Conditional re-fetches of archived articles, and the same-bytes short cut, against ``ARCHIVE_DB``.
+
+    The shape of Scrapy's ``RFC2616Policy._set_conditional_validators`` (``extensions/httpcache.py``),
+    with the archive as the cache. A request whose meta has :data:`CONDITIONAL` gets
+    ``If-None-Match`` and ``If-Modified-Since`` from the last 200 capture of its article's current
+    version (:meth:`newscrawler.store.Archive.last_fetch`, looked up by the URL first requested,
+    before redirects); headers already set are kept. A 200 response to a request whose meta has
+    :data:`COMPARE` is compared with that capture's payload digest (SHA-256 of the body): when they
+    are equal, ``response.meta[SAME_BYTES]`` is True and the spider records a revisit without
+    extraction. A URL with no capture when it was requested is never short-cut (an article
+    archived meanwhile from another URL is still compared, by extraction). The archive is opened
+    read-only once it exists (the storage pipeline creates it). Stats:
+    ``archive/conditional/sent``, ``archive/shortcut/same_bytes``.
+
+    :raises NotConfigured: when ``ARCHIVE_DB`` is not set.
+    """
+
+    def __init__(self, crawler: Crawler, path: str):
+        self.stats = crawler.stats
+        self.path = path
+        self._archive: Archive | None = None
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
+        path = crawler.settings.get("ARCHIVE_DB")
+        if not path:
+            raise NotConfigured("ARCHIVE_DB must be set")
+        return cls(crawler, path)
+
+    @property
+    def archive(self) -> Archive | None:
+        """The archive, read-only, once it exists (else None)."""
+        if self._archive is None and os.path.exists(self.path):
+            self._archive = Archive.open(self.path, readonly=True)
+        return self._archive
+
+    def _last_fetch(self, request: Request) -> dict[str, Any] | None:
+        archive = self.archive
+        return None if archive is None else archive.last_fetch(request.meta.get("redirect_urls", [request.url])[0])
+
+    def process_request(self, request: Request) -> None:
+        if not (request.meta.get(CONDITIONAL) or request.meta.get(COMPARE)) or request.meta.get(_UNARCHIVED):
+            return
+        if "redirect_urls" in request.meta:  # a redirect carries its first request's validators
+            return
+        last = self._last_fetch(request)
+        if last is None:
+            request.meta[_UNARCHIVED] = True
+            return
+        if request.meta.get(CONDITIONAL):
+            sent = False
+            for header, field in ((b"If-None-Match", "etag"), (b"If-Modified-Since", "last_modified")):
+                if last[field] and header not in request.headers:
+                    request.headers[header] = last[field]
+                    sent = True
+            if sent:
+                self.stats.inc_value("archive/conditional/sent")
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if response.status == 200 and request.meta.get(COMPARE) and not request.meta.get(_UNARCHIVED):
+            last = self._last_fetch(request)
+            if last is not None and last["payload_digest"] == payload_digest(response.body):
+                request.meta[SAME_BYTES] = True  # the response's meta, once Scrapy ties them
+                self.stats.inc_value("archive/shortcut/same_bytes")
+        return response
+
+    def spider_closed(self) -> None:
+        if self._archive is not None:
+            self._archive.close()
+            self._archive = None

@@ -51,6 +51,8 @@ DOWNLOADER_MIDDLEWARES = {
     "newscrawler.middlewares.HeadMetaRefreshMiddleware": 580,
     # process_response runs before RetryMiddleware's (550) schedules the retry
     "newscrawler.middlewares.BackoffMiddleware": 560,
+    # validators on re-fetches; its process_response sees the body decompressed (HttpCompression: 590)
+    "newscrawler.middlewares.ConditionalRequestMiddleware": 570,
 }
 SPIDER_MIDDLEWARES = {
     "newscrawler.middlewares.OriginMiddleware": 40,

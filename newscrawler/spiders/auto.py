@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import scrapy
 
+from newscrawler.middlewares import COMPARE
 from newscrawler.spiders.base import ArchiveSpider, split_urls
 from newscrawler.urls import clean_url
 
@@ -50,7 +51,7 @@ class AutoSpider(ArchiveSpider):
             try:
                 request = scrapy.Request(
                     url, callback=self.parse_any, errback=self.start_failed, dont_filter=True,
-                    meta={"handle_httpstatus_list": [404, 410, 500, 502, 503, 504], "via": "cli"},
+                    meta={"handle_httpstatus_list": [404, 410, 500, 502, 503, 504], "via": "cli", COMPARE: True},
                 )
             except ValueError as exc:  # no scheme, or not a URL at all: recorded, the crawl goes on
                 yield self.unfetchable(url, f"not an absolute URL: {exc}{hint if not urlsplit(url).scheme else ''}")

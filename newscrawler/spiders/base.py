@@ -21,10 +21,9 @@ from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 from w3lib.url import safe_url_string
 
-from newscrawler.changes import payload_digest
 from newscrawler.dates import utcnow_iso
 from newscrawler.items import Capture, Outcome
-from newscrawler.middlewares import ORIGIN
+from newscrawler.middlewares import COMPARE, CONDITIONAL, ORIGIN, SAME_BYTES
 from newscrawler.policy import should_fetch
 from newscrawler.sitemaps import Entry, parse_feed, parse_sitemap, sniff_xml
 from newscrawler.sites import SiteConfig, load_sites
@@ -36,9 +35,6 @@ logger = logging.getLogger(__name__)
 # Meta key of the article requests made from the backlog: the host whose queue they came from
 # (counted in flight until their callback).
 _QUEUED = "archive_queued"
-# Request meta: the URL had no capture when the request was made, so the same-bytes short cut is
-# not looked up (an article archived meanwhile from another URL is still compared, by extraction).
-_UNARCHIVED = "archive_unarchived"
 # Statuses that reach the article callback (after retries) so that they become recorded captures:
 # 304 answers a conditional request; other 3xx are left to RedirectMiddleware.
 ARTICLE_STATUSES = [304, *range(400, 600)]
@@ -94,9 +90,10 @@ class ArchiveSpider(scrapy.Spider):
     to the engine (``engine.crawl``): downloader middlewares see them, spider middlewares' output
     hooks do not (no Referer header, no depth). Each article URL is requested once per crawl with
     ``dont_filter`` (our own per-crawl set), so Scrapy's duplicate filter, even a persistent one,
-    never blocks a deliberate re-fetch. Re-fetches of archived articles are conditional
-    (If-None-Match / If-Modified-Since from the last capture): a 304, or a body identical to the
-    last capture's, is archived without extraction.
+    never blocks a deliberate re-fetch. Re-fetches of archived articles are conditional (the
+    request meta asks :class:`newscrawler.middlewares.ConditionalRequestMiddleware` for the last
+    capture's validators): a 304, or a body identical to the last capture's, is archived without
+    extraction.
 
     Arguments: ``sites`` (path of a watched-sites TOML file, see :mod:`newscrawler.sites`) and
     ``recheck`` ("1"/"true": also re-fetch archived articles that are due, at most
@@ -252,22 +249,13 @@ class ArchiveSpider(scrapy.Spider):
             if entry else {}
         if site is not None and site.prune_xpath:
             hints["prune_xpath"] = site.prune_xpath
-        headers = {}
         meta = {"handle_httpstatus_list": ARTICLE_STATUSES, "via": lead.via, "hints": hints,
-                "download_maxsize": self._page_max_size, _QUEUED: host}
-        archive = self._archive
-        if lead.conditional and archive is not None:
-            last_fetch = archive.last_fetch(lead.url)
-            if last_fetch is None:
-                meta[_UNARCHIVED] = True
-            elif last_fetch["etag"]:
-                headers["If-None-Match"] = last_fetch["etag"]
-            if last_fetch and last_fetch["last_modified"]:
-                headers["If-Modified-Since"] = last_fetch["last_modified"]
+                "download_maxsize": self._page_max_size, _QUEUED: host,
+                CONDITIONAL: lead.conditional, COMPARE: True}
         if lead.origin is not None:
             meta[ORIGIN] = lead.origin
         return scrapy.Request(lead.url, callback=self.parse_article, errback=self.article_failed,
-                              dont_filter=True, headers=headers, meta=meta)
+                              dont_filter=True, meta=meta)
 
     def _feed_engine(self) -> None:
         """Top the engine up to ``CONCURRENT_REQUESTS`` article requests in flight from the backlog."""
@@ -389,7 +377,8 @@ class ArchiveSpider(scrapy.Spider):
         """The capture of an article page, any status, ready for the item pipelines.
 
         A 304 is a ``not_modified`` capture; a 200 whose bytes equal the last capture of the
-        article's current version is a ``revisit``: neither is extracted.
+        article's current version (:class:`newscrawler.middlewares.ConditionalRequestMiddleware`
+        says so) is a ``revisit``: neither is extracted.
         """
         self._came_back(response.request)
         headers = response.headers
@@ -410,11 +399,8 @@ class ArchiveSpider(scrapy.Spider):
         if response.status == 304:
             item.settle(Outcome.NOT_MODIFIED, note="304 to a conditional request: not extracted")
             self.crawler.stats.inc_value("archive/shortcut/not_modified")
-        elif response.status == 200 and self._archive is not None and not response.meta.get(_UNARCHIVED):
-            last_fetch = self._archive.last_fetch(item.requested_url)
-            if last_fetch and last_fetch["payload_digest"] == payload_digest(response.body):
-                item.settle(Outcome.REVISIT, note="same bytes as the last capture: not extracted")
-                self.crawler.stats.inc_value("archive/shortcut/same_bytes")
+        elif response.meta.get(SAME_BYTES):
+            item.settle(Outcome.REVISIT, note="same bytes as the last capture: not extracted")
         return item
 
     def article_failed(self, failure: Failure) -> Capture:
