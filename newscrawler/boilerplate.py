@@ -21,6 +21,10 @@ _STOP = {"article", "main", "body", "html"}
 #: A promo box around an e-mail form: first the form's module (an element with a heading, or this
 #: many characters of text beside the form's own), then any wrappers that add no prose of their own.
 _MODULE_CHARS = 100
+#: Before the module is found, never into an element with this many prose paragraphs beside the
+#: box when it has a heading of its own (a promo's heading, pitch and fine print), or two when it
+#: has none: a short pitch (no heading, under 100 characters) between an article's paragraphs.
+_MODULE_PARAGRAPHS = 5
 #: ... and never into an element with more text than this (characters), whatever its markup.
 _PROMO_CAP_CHARS = 2500
 # A paragraph of prose: a sentence end after at least 40 characters.
@@ -65,8 +69,11 @@ def prune_promo_boxes(tree: lxml.html.HtmlElement) -> int:
             if (parent is None or parent.tag in _STOP or parent.find(".//h1") is not None
                     or len(normalize_text(parent.text_content())) > _PROMO_CAP_CHARS):
                 break
-            if in_module and _prose_outside(parent, box):
+            prose = _prose_outside(parent, box)
+            if in_module and prose:
                 break
+            if not in_module and prose >= (_MODULE_PARAGRAPHS if _heading_outside(parent, box) else 2):
+                break  # the form sits among an article's paragraphs: its own box only
             box = parent
         _drop(box)
         removed += 1
@@ -212,6 +219,11 @@ def _prose_outside(parent: lxml.etree._Element, box: lxml.etree._Element) -> int
         if _PROSE.search(normalize_text(p.text_content())):
             count += 1
     return count
+
+
+def _heading_outside(parent: lxml.etree._Element, box: lxml.etree._Element) -> bool:
+    return any(h is not box and not any(a is box for a in h.iterancestors())
+               for h in parent.iter(*_HEADINGS))
 
 
 def _has_headline_link(element: lxml.etree._Element) -> bool:

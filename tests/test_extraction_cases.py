@@ -127,6 +127,24 @@ def test_promo_box_of_any_size_is_dropped(layout, lang):
     assert "unsubscribe" not in result.body and "Postfach" not in result.body
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_a_short_sign_up_box_between_paragraphs_takes_only_itself(seed):
+    """A sign-up form with a one-line pitch and no heading, anywhere among the body's paragraphs,
+    in any wrapper: the box goes, every paragraph of the article stays (it once took the whole
+    body with it, leaving the page's navigation as the article)."""
+    from tests.mutations import CHURN
+    from tests.site import load_fixture_pages
+
+    for page in (c for c in load_fixture_pages() if c["expected"].get("is_article", True)):
+        clean = extract_article(page["html"], page["expected"]["url"]).body
+        pair = CHURN["newsletter"](page["html"], clean, seed)
+        if pair is None:
+            continue
+        for html in pair:
+            result = extract_article(html, page["expected"]["url"])
+            assert result is not None and result.body == clean, (page["name"], seed)
+
+
 @pytest.mark.parametrize("label", ["Advertisement", "ADVERTISEMENT", "- Advertisement -", "Anzeige", "Реклама",
                                    "Publicité", "Story continues below advertisement"])
 def test_ad_labels_between_body_parts_are_dropped(label):
