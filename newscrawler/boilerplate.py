@@ -80,6 +80,40 @@ def prune_promo_boxes(tree: lxml.html.HtmlElement) -> int:
     return removed
 
 
+#: Block elements that can carry a paragraph of the article's text.
+_TEXT_BLOCKS = ("p", "div", "li", "ul", "ol", "blockquote", "table", "section", "aside", "figure")
+
+
+def unmark_prose_among_paragraphs(tree: lxml.html.HtmlElement) -> int:
+    """Drop ``class`` and ``id`` from prose blocks that sit among the article's own paragraphs.
+
+    trafilatura discards any element whose class names a page part (``meta``, ``info``,
+    ``timestamp``, ``byline``, ... : ``trafilatura.xpaths.OVERALL_DISCARD_XPATH``) whatever it
+    holds, so a paragraph added to a story in such markup was never compared: an edit hidden. A
+    block whose text is prose (a sentence of 40 characters or more) and whose parent holds two or
+    more other prose ``<p>`` elements is part of the text; its markup names are removed (with its
+    descendants'), so trafilatura judges it by its text. Datelines and counters that this keeps
+    are left out of the comparison by :func:`newscrawler.churn.churn_kind`; ad labels are not
+    prose. Returns how many blocks were unmarked.
+    """
+    unmarked = 0
+    for element in tree.iter(*_TEXT_BLOCKS):
+        if not (element.get("class") or element.get("id")) or element.tag in _STOP:
+            continue
+        parent = element.getparent()
+        if parent is None or not _PROSE.search(normalize_text(element.text_content())):
+            continue
+        siblings = sum(1 for p in parent if p is not element and p.tag == "p"
+                       and _PROSE.search(normalize_text(p.text_content())))
+        if siblings < 2:
+            continue
+        for node in element.iter():
+            node.attrib.pop("class", None)
+            node.attrib.pop("id", None)
+        unmarked += 1
+    return unmarked
+
+
 def prune_teaser_lists(tree: lxml.html.HtmlElement) -> int:
     """Remove lists of teaser cards ("Latest News", "More from"): two or more sibling cards alike.
 

@@ -134,6 +134,7 @@ def extract_article(
     own = _page_metadata(tree, url)
     boilerplate.prune_promo_boxes(tree)
     boilerplate.prune_teaser_lists(tree)
+    boilerplate.unmark_prose_among_paragraphs(tree)
     feed = boilerplate.live_blog_updates(tree)
     try:
         doc = trafilatura.bare_extraction(

@@ -255,3 +255,17 @@ def test_table_rows_are_readable_without_separator_runs():
     result = extract_article(page(body), "https://islandpost.example/news/ferry")
     assert "High street | £2.50" in result.body.split("\n\n")
     assert "| |" not in result.body and "||" not in result.body
+
+
+@pytest.mark.parametrize("cls", ["meta", "story-meta", "timestamp", "byline", "article-info", "info", "date", "note"])
+@pytest.mark.parametrize("position", [1, 2, 3])
+def test_a_paragraph_among_the_body_is_kept_whatever_its_class(cls, position):
+    """trafilatura discards elements by class name (meta, timestamp, byline, ...); a sentence
+    added among the article's paragraphs in such markup must still reach the body, or the edit
+    that added it is never compared."""
+    added = "Editor's note: an earlier version of this story gave the wrong date for the vote."
+    texts = [*PROSE[:position], added, *PROSE[position:]]
+    body = "".join(f'<p class="{cls}">{t}</p>' if t == added else f"<p>{t}</p>" for t in texts)
+    result = extract_article(page(f"<article><h1>Assembly extends ferry subsidy</h1><div>{body}</div></article>"),
+                             "https://islandpost.example/news/ferry")
+    assert result is not None and result.body.split("\n\n") == texts
