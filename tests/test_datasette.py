@@ -174,7 +174,8 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def datasette_for(db: Path):
-    """Datasette over ``db`` with archive/'s metadata, settings, templates and plugins.
+    """Datasette over ``db`` with archive/'s metadata, settings and templates; the plugin
+    (newscrawler.web) loads by its entry point.
 
     The parts are passed one by one rather than as ``config_dir`` so that a developer's own
     archive/news.db is not served alongside.
@@ -186,7 +187,6 @@ def datasette_for(db: Path):
         metadata=yaml.safe_load((CONFIG_DIR / "metadata.yml").read_text(encoding="utf-8")),
         settings=json.loads((CONFIG_DIR / "settings.json").read_text(encoding="utf-8")),
         template_dir=str(CONFIG_DIR / "templates"),
-        plugins_dir=str(CONFIG_DIR / "plugins"),
     )
 
 

@@ -1,5 +1,8 @@
-"""Datasette plugin for the newscrawler archive: diff and article pages, raw HTML downloads, the
+"""The Datasette plugin of the newscrawler archive: diff and article pages, raw HTML downloads, the
 Atom feed of changes, links in cells and the SQL functions the canned queries use.
+
+Registered by the ``datasette`` entry point in pyproject.toml, so ``datasette archive/`` and
+``newscrawler serve`` load it once; diffs are drawn by :mod:`newscrawler.render`.
 
 Every archived string comes from the open web: it is escaped (markupsafe / Jinja autoescape /
 ElementTree) wherever it is shown, and stored raw HTML is only ever sent as a download.
@@ -18,7 +21,8 @@ from datasette import hookimpl
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup, escape
 
-from newscrawler.changes import diff_versions, paragraphs, render_words_html
+from newscrawler import render
+from newscrawler.changes import diff_versions, paragraphs
 from newscrawler.store import Archive
 from newscrawler.urls import clean_url, registered_domain
 
@@ -185,52 +189,6 @@ def _decode(version: dict[str, Any]) -> dict[str, Any]:
     return version
 
 
-def _words_html(words: list[tuple[str, str]], keep: str) -> Markup:
-    """One side of a word diff (``keep`` is ``"-"`` for the old text, ``"+"`` for the new)."""
-    return Markup(render_words_html([(op, text) for op, text in words if op in ("=", keep)]))
-
-
-def _display_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Body blocks with their inline, old-side and new-side HTML (all escaped)."""
-    out = []
-    for blk in blocks:
-        op, old, new = blk["op"], blk.get("old"), blk.get("new")
-        if op == "replace":
-            words = blk["words"]
-            inline = Markup(render_words_html(words))
-            left, right = _words_html(words, "-"), _words_html(words, "+")
-        elif op == "insert":
-            inline = right = Markup("<ins>{}</ins>").format(new)
-            left = Markup("")
-        elif op == "delete":
-            inline = left = Markup("<del>{}</del>").format(old)
-            right = Markup("")
-        else:  # equal, move
-            inline = right = escape(new)
-            left = escape(old)
-        out.append({"op": op, "inline": inline, "left": left, "right": right})
-    return out
-
-
-def _word_counts(result: dict[str, Any]) -> dict[str, int]:
-    """Words inserted and deleted over headline and body."""
-    counts = {"inserted": 0, "deleted": 0}
-    words = list(result["headline"])
-    for blk in result["body"]:
-        if blk["op"] == "replace":
-            words += blk["words"]
-        elif blk["op"] == "insert":
-            words.append(("+", blk["new"]))
-        elif blk["op"] == "delete":
-            words.append(("-", blk["old"]))
-    for op, text in words:
-        if op == "+":
-            counts["inserted"] += len(text.split())
-        elif op == "-":
-            counts["deleted"] += len(text.split())
-    return counts
-
-
 def _summary(version: dict[str, Any]) -> dict[str, Any]:
     keys = ("id", "version", "captured_at", "headline", "payload_digest")
     return {k: version.get(k) for k in keys}
@@ -272,18 +230,15 @@ async def diff_view(datasette: Any, request: Any) -> Response:
         return Response.json({
             "database": db.name, "article": {"id": article["id"], "url": article["url"]},
             "from": _summary(old) if old else None, "to": _summary(new),
-            "words": _word_counts(result), **result,
+            "words": render.word_counts(result), **result,
         })
     ids = {r["version"]: r["id"] for r in await _rows(
         db, "SELECT id, version FROM versions WHERE article_id = ?", [new["article_id"]])}
     side = request.args.get("layout") == "side"
     context = {
         "database": db.name, "article": article, "old": old, "new": new, "result": result,
-        "side_by_side": side, "blocks": _display_blocks(result["body"]),
-        "headline_html": Markup(render_words_html(result["headline"])),
-        "headline_left": _words_html(result["headline"], "-"),
-        "headline_right": _words_html(result["headline"], "+"),
-        "words": _word_counts(result), "numbers": numbers, "version_ids": ids,
+        "side_by_side": side, "diff_html": render.diff_html(result, side_by_side=side),
+        "words": render.word_counts(result), "numbers": numbers, "version_ids": ids,
         "base": _db_path(datasette, db.name, ""), "article_href": _article_href(article["url"]),
     }
     return Response.html(await datasette.render_template(
@@ -393,20 +348,6 @@ async def atom_view(datasette: Any, request: Any) -> Response:
         author = add(entry, "author")
         add(author, "name", row["site"])
         add(entry, "summary", "changed: " + ", ".join(json.loads(row["changed"] or "[]")))
-        add(entry, "content", _feed_html(result), type="html")
+        add(entry, "content", render.feed_html(result), type="html")
     body = ElementTree.tostring(feed, encoding="unicode", xml_declaration=True)
     return Response(body, content_type="application/atom+xml; charset=utf-8")
-
-
-def _feed_html(result: dict[str, Any]) -> str:
-    """A feed entry's content: the headline diff and the changed paragraphs, escaped HTML."""
-    parts = []
-    if "headline" in result["changed"]:
-        parts.append(f"<p><strong>{render_words_html(result['headline'])}</strong></p>")
-    for m in result["metadata"]:
-        parts.append(str(Markup("<p>{}: <del>{}</del> <ins>{}</ins></p>").format(
-            m["field"], str(m["old"]), str(m["new"]))))
-    for blk in _display_blocks([b for b in result["body"] if b["op"] != "equal"]):
-        parts.append(f"<p>{blk['inline']}</p>")
-    return "\n".join(parts)
-
