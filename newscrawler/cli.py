@@ -411,6 +411,10 @@ def serve(db_path: str, host: str, port: int, config_dir: Path) -> None:
         if db.stem != "news":  # metadata.yml describes the database named "news"
             metadata = yaml.safe_load(metadata_file.read_text(encoding="utf-8"))
             metadata["databases"] = {db.stem: metadata["databases"]["news"]}
+            for dashboard in (metadata.get("plugins", {}).get("datasette-dashboards") or {}).values():
+                for chart in dashboard.get("charts", {}).values():
+                    if chart.get("db") == "news":
+                        chart["db"] = db.stem
             metadata_file = Path(tmp) / "metadata.json"
             metadata_file.write_text(json.dumps(metadata), encoding="utf-8")
         args = ["serve", str(db), "--metadata", str(metadata_file), "--host", host,

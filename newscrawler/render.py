@@ -21,7 +21,7 @@ CONTEXT = 1
 FOLD_MIN = 2
 
 __all__ = ["CONTEXT", "FOLD_MIN", "change_count", "diff_html", "diff_text", "display_blocks",
-           "feed_html", "page_html", "render_words_text", "word_counts", "words_html"]
+           "feed_html", "fold", "page_html", "render_words_text", "word_counts", "words_html"]
 
 
 def words_html(words: list[tuple[str, str]], keep: str | None = None) -> Markup:
@@ -95,30 +95,97 @@ def word_counts(result: dict[str, Any]) -> dict[str, int]:
     return counts
 
 
-def _block_html(blk: dict[str, Any], side_by_side: bool) -> Markup:
+def _block_html(blk: dict[str, Any], side_by_side: bool, changes: int) -> Markup:
+    """One block; a changed one carries its ``id="change-N"``, a margin mark and links to the
+    previous and next change."""
+    number = blk["change"]
+    if number is None:
+        attrs, nav = Markup(""), Markup("")
+    else:
+        attrs = Markup(' id="change-{}" data-change="{}"').format(number, number)
+        prev = (Markup('<a class="prev" href="#change-{}" title="previous change">&uarr;</a>')
+                .format(number - 1) if number > 1 else Markup(""))
+        nxt = (Markup('<a class="next" href="#change-{}" title="next change">&darr;</a>')
+               .format(number + 1) if number < changes else Markup(""))
+        nav = Markup('<span class="change-nav" aria-label="change {} of {}">'
+                     '<span class="mark">{}/{}</span>{}{}</span>').format(
+            number, changes, number, changes, prev, nxt)
+    change = Markup(" change") if number is not None else ""
     if side_by_side:
-        return Markup('<p class="old op-{op}{empty}">{left}</p>\n<p class="new op-{op}{empty2}">'
-                      '{right}</p>').format(op=blk["op"], left=blk["left"], right=blk["right"],
-                                            empty=Markup(" empty") if not blk["left"] else "",
-                                            empty2=Markup(" empty") if not blk["right"] else "")
+        return Markup('<p class="old op-{op}{change}{empty}"{attrs}>{nav}{left}</p>\n'
+                      '<p class="new op-{op}{change}{empty2}">{right}</p>').format(
+            op=blk["op"], change=change, attrs=attrs, nav=nav, left=blk["left"], right=blk["right"],
+            empty=Markup(" empty") if not blk["left"] else "",
+            empty2=Markup(" empty") if not blk["right"] else "")
     moved = blk["op"] == "move"
-    return Markup('<p class="op-{op}{moved}"{title}>{inline}</p>').format(
-        op=blk["op"], moved=Markup(" moved") if moved else "",
-        title=Markup(' title="moved here"') if moved else "", inline=blk["inline"])
+    return Markup('<p class="op-{op}{change}{moved}"{attrs}{title}>{nav}{inline}</p>').format(
+        op=blk["op"], change=change, moved=Markup(" moved") if moved else "", attrs=attrs,
+        title=Markup(' title="moved here"') if moved else "", nav=nav, inline=blk["inline"])
 
 
-def diff_html(result: dict[str, Any], *, side_by_side: bool = False) -> Markup:
+def fold(blocks: list[dict[str, Any]], context: int = CONTEXT,
+         fold_min: int = FOLD_MIN) -> list[dict[str, Any] | list[dict[str, Any]]]:
+    """The blocks with each long run of unchanged paragraphs replaced by a list of them (to fold).
+
+    ``context`` unchanged paragraphs stay in view next to each change; a run is folded when at
+    least ``fold_min`` paragraphs would be hidden. Without any change nothing is folded (a first
+    version, or a change to the headline or metadata only, reads whole).
+    """
+    if not any(blk["change"] is not None for blk in blocks):
+        return list(blocks)
+    out: list[dict[str, Any] | list[dict[str, Any]]] = []
+    i = 0
+    while i < len(blocks):
+        if blocks[i]["change"] is not None:
+            out.append(blocks[i])
+            i += 1
+            continue
+        j = i
+        while j < len(blocks) and blocks[j]["change"] is None:
+            j += 1
+        run = blocks[i:j]
+        before = context if i > 0 else 0  # kept after the previous change
+        after = context if j < len(blocks) else 0  # kept before the next change
+        if len(run) - before - after >= fold_min:
+            out += run[:before]
+            out.append(run[before:len(run) - after])
+            out += run[len(run) - after:]
+        else:
+            out += run
+        i = j
+    return out
+
+
+def diff_html(result: dict[str, Any], *, side_by_side: bool = False, folded: bool = True) -> Markup:
     """The ``<div id="diff">`` of a diff: the headline, then the body paragraph by paragraph,
-    inline (``<ins>``/``<del>`` in one text) or ``side_by_side`` (old and new in two columns)."""
+    inline (``<ins>``/``<del>`` in one text) or ``side_by_side`` (old and new in two columns).
+
+    Changed paragraphs are numbered (``id="change-1"``...), carry a margin mark and links to the
+    previous and next change; with ``folded``, long runs of unchanged paragraphs are folded into a
+    ``<details>`` "show N unchanged paragraphs" (see :func:`fold`).
+    """
     blocks = display_blocks(result["body"])
+    changes = sum(1 for blk in blocks if blk["change"] is not None)
+    headline_change = Markup(" change") if "headline" in result["changed"] else ""
     if side_by_side:
         parts = [Markup('<div class="article-text side-by-side" id="diff">'),
-                 Markup('<p class="headline old">{}</p>').format(words_html(result["headline"], "-")),
-                 Markup('<p class="headline new">{}</p>').format(words_html(result["headline"], "+"))]
+                 Markup('<p class="headline old{}">{}</p>').format(
+                     headline_change, words_html(result["headline"], "-")),
+                 Markup('<p class="headline new{}">{}</p>').format(
+                     headline_change, words_html(result["headline"], "+"))]
     else:
         parts = [Markup('<div class="article-text inline" id="diff">'),
-                 Markup('<p class="headline">{}</p>').format(words_html(result["headline"]))]
-    parts += [_block_html(blk, side_by_side) for blk in blocks]
+                 Markup('<p class="headline{}">{}</p>').format(
+                     headline_change, words_html(result["headline"]))]
+    for item in fold(blocks) if folded else blocks:
+        if isinstance(item, list):
+            noun = "paragraph" if len(item) == 1 else "paragraphs"
+            parts.append(Markup('<details class="unchanged"><summary>show {} unchanged {}</summary>'
+                                '<div class="folded">').format(len(item), noun))
+            parts += [_block_html(blk, side_by_side, changes) for blk in item]
+            parts.append(Markup("</div></details>"))
+        else:
+            parts.append(_block_html(item, side_by_side, changes))
     parts.append(Markup("</div>"))
     return Markup("\n").join(parts)
 
@@ -147,6 +214,9 @@ _PAGE_STYLE = (
     "del{background:#fbd7d7;color:#7a0b0b}ins{background:#d5f5d5;color:#064d06}"
     ".moved{border-left:3px solid #88f;padding-left:.5em}.meta{font:14px sans-serif}"
     "#diff p{white-space:pre-wrap;overflow-wrap:anywhere}"
+    "#diff p.change{border-left:4px solid #d08700;padding-left:.6em;margin-left:-1em}"
+    ".change-nav{float:right;font:12px sans-serif;margin-left:.5em}.change-nav a{margin-left:.3em}"
+    "details.unchanged summary{font:14px sans-serif;color:#555;cursor:pointer;margin:.5em 0}"
 )
 
 
@@ -165,6 +235,9 @@ def page_html(url: str, old: dict[str, Any], new: dict[str, Any], result: dict[s
     for m in result["metadata"]:
         parts.append(Markup("<p class='meta'>{}: <del>{}</del> <ins>{}</ins></p>").format(
             m["field"], str(m["old"]), str(m["new"])))
+    if change_count(result):
+        parts.append(Markup("<p class='meta'><a href='#change-1'>jump to the first change</a> "
+                            "({} changed paragraphs)</p>").format(change_count(result)))
     parts.append(diff_html(result))
     parts.append(Markup("</body></html>"))
     return str(Markup("\n").join(parts))
