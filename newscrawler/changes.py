@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import html
 import json
 import re
 import unicodedata
@@ -269,14 +268,3 @@ def render_text(diff: dict[str, Any]) -> str:
             lines.append("> (moved) " + blk["new"])
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
-
-
-def render_words_html(words: list[tuple[str, str]]) -> str:
-    """Render a word diff as escaped HTML with ``<del>`` and ``<ins>`` around changed words
-    (the space after a changed run stays outside its mark)."""
-    tags = {"=": "{}", "-": "<del>{}</del>", "+": "<ins>{}</ins>"}
-    out = []
-    for op, text in words:
-        core = text.rstrip()
-        out.append(tags[op].format(html.escape(core)) + html.escape(text[len(core):]))
-    return "".join(out)

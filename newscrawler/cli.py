@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import html as html_lib
 import json
 import os
 import signal
@@ -18,9 +17,10 @@ from typing import Any
 import click
 
 from newscrawler import __version__
-from newscrawler.changes import diff_versions, render_text, render_words_html
+from newscrawler.changes import diff_versions, render_text
 from newscrawler.dates import isoformat
 from newscrawler.lock import command_line
+from newscrawler.render import page_html
 from newscrawler.store import Archive
 
 DEFAULT_DB = "archive/news.db"
@@ -318,50 +318,16 @@ def diff(url: str, db_path: str, from_version: int | None, to_version: int | Non
         click.echo(json.dumps({"url": article["url"], "from": from_version, "to": to_version,
                                **result}, indent=2, ensure_ascii=False))
     elif fmt == "html":
-        click.echo(render_html_page(article["url"], old, new, result))
+        click.echo(page_html(article["url"], old, new, result))
     else:
         click.echo(f"{article['url']}: version {from_version} ({old['captured_at']}) -> "
                    f"{to_version} ({new['captured_at']})")
         click.echo(render_text(result), nl=False)
 
 
-def render_html_page(url: str, old: dict[str, Any], new: dict[str, Any],
-                     result: dict[str, Any]) -> str:
-    """A self-contained HTML page of a version diff; every archived string is escaped."""
-    esc = html_lib.escape
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
-        "style-src 'unsafe-inline'\">",
-        f"<title>Diff of {esc(url)}</title><style>"
-        "body{font:16px/1.5 Georgia,serif;max-width:46em;margin:2em auto;padding:0 1em}"
-        "del{background:#fdd;color:#900}ins{background:#dfd;color:#060;text-decoration:none}"
-        ".move{border-left:3px solid #99f;padding-left:.5em}.meta{font:14px sans-serif}"
-        "</style></head><body>",
-        f"<p class='meta'>{esc(url)}<br>version {old['version']} ({esc(old['captured_at'])}) "
-        f"&rarr; version {new['version']} ({esc(new['captured_at'])})</p>",
-        f"<h1>{render_words_html(result['headline'])}</h1>",
-    ]
-    for m in result["metadata"]:
-        parts.append(f"<p class='meta'>{esc(m['field'])}: <del>{esc(str(m['old']))}</del> "
-                     f"<ins>{esc(str(m['new']))}</ins></p>")
-    for blk in result["body"]:
-        if blk["op"] == "equal":
-            parts.append(f"<p>{esc(blk['new'])}</p>")
-        elif blk["op"] == "replace":
-            parts.append(f"<p>{render_words_html(blk['words'])}</p>")
-        elif blk["op"] == "insert":
-            parts.append(f"<p><ins>{esc(blk['new'])}</ins></p>")
-        elif blk["op"] == "delete":
-            parts.append(f"<p><del>{esc(blk['old'])}</del></p>")
-        else:
-            parts.append(f"<p class='move' title='moved'>{esc(blk['new'])}</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
 ARCHIVE_CONFIG = Path(__file__).resolve().parent.parent / "archive"
-"""The Datasette configuration directory of this checkout: metadata.yml, templates/, plugins/."""
+"""The Datasette configuration directory of this checkout: metadata.yml, settings.json, templates/
+(newscrawler's own plugin, :mod:`newscrawler.web`, loads by its ``datasette`` entry point)."""
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:
@@ -407,12 +373,12 @@ def _stopped_by_signals_cleanly() -> Iterator[None]:
 @click.option("--config-dir", type=click.Path(file_okay=False, path_type=Path),
               default=ARCHIVE_CONFIG, show_default=True,
               help="Datasette configuration directory: metadata.yml, settings.json, templates/, "
-                   "plugins/.")
+                   "and plugins/ for any of your own (newscrawler's loads by its entry point).")
 def serve(db_path: str, host: str, port: int, config_dir: Path) -> None:
     """Browse and compare the archive in Datasette.
 
-    Runs Datasette with the configuration directory (metadata, settings, templates,
-    plugins): canned queries (recent changes, headline changes, most-edited articles,
+    Runs Datasette with the configuration directory (metadata, settings, templates)
+    and newscrawler's plugin: canned queries (recent changes, headline changes, most-edited articles,
     history of a URL, full-text search, failing sites), a word-level diff of every
     version, each article's timeline and an Atom feed of changes at
     /news/-/changes.atom (the database is named after the file: news.db is "news").
@@ -445,6 +411,10 @@ def serve(db_path: str, host: str, port: int, config_dir: Path) -> None:
         if db.stem != "news":  # metadata.yml describes the database named "news"
             metadata = yaml.safe_load(metadata_file.read_text(encoding="utf-8"))
             metadata["databases"] = {db.stem: metadata["databases"]["news"]}
+            for dashboard in (metadata.get("plugins", {}).get("datasette-dashboards") or {}).values():
+                for chart in dashboard.get("charts", {}).values():
+                    if chart.get("db") == "news":
+                        chart["db"] = db.stem
             metadata_file = Path(tmp) / "metadata.json"
             metadata_file.write_text(json.dumps(metadata), encoding="utf-8")
         args = ["serve", str(db), "--metadata", str(metadata_file), "--host", host,

@@ -11,8 +11,8 @@ from newscrawler.changes import (
     diff_words,
     normalize_text,
     render_text,
-    render_words_html,
 )
+from newscrawler.render import words_html as render_words_html
 
 
 def test_normalize_folds_markup_only_whitespace():

@@ -12,6 +12,7 @@ import contextlib
 import html
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -174,7 +175,8 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def datasette_for(db: Path):
-    """Datasette over ``db`` with archive/'s metadata, settings, templates and plugins.
+    """Datasette over ``db`` with archive/'s metadata, settings and templates; the plugin
+    (newscrawler.web) loads by its entry point.
 
     The parts are passed one by one rather than as ``config_dir`` so that a developer's own
     archive/news.db is not served alongside.
@@ -186,7 +188,6 @@ def datasette_for(db: Path):
         metadata=yaml.safe_load((CONFIG_DIR / "metadata.yml").read_text(encoding="utf-8")),
         settings=json.loads((CONFIG_DIR / "settings.json").read_text(encoding="utf-8")),
         template_dir=str(CONFIG_DIR / "templates"),
-        plugins_dir=str(CONFIG_DIR / "plugins"),
     )
 
 
@@ -740,6 +741,13 @@ def test_serve_runs_datasette_on_the_archive(archive, tmp_path):
             settings = json.load(response)
         with urllib.request.urlopen(base + "/-/databases.json") as response:
             databases = json.load(response)
+        with urllib.request.urlopen(base + "/-/metadata.json") as response:
+            charts = json.load(response)["plugins"]["datasette-dashboards"]["desk"]["charts"]
+        with urllib.request.urlopen(base + "/") as response:
+            landing = lxml.html.fromstring(response.read())
+    # the charts read the database as it is named here
+    assert {c["db"] for c in charts.values()} == {"other"}
+    assert len(landing.cssselect(".nc-changes tr.nc-change")) == 2
     assert [r["diff"] for r in rows] == [archive["versions"][(p, 2)] for p in archive["changed"]]
     assert texts(diff, "#diff ins")[0] == "a third time"
     assert settings["suggest_facets"] is False
@@ -789,3 +797,142 @@ def test_serve_help_and_errors(tmp_path):
         1, f"Error: {other} is not a newscrawler archive\n")
     result = runner.invoke(cli, ["serve", "--db", str(other), "--config-dir", str(tmp_path)])
     assert result.exit_code == 1 and "no Datasette configuration" in result.output
+
+
+# --- the archivist's desk (issue 24) -------------------------------------------------------------
+
+
+def test_plugin_loads_once_by_its_entry_point(archive):
+    [plugins] = get(archive["db"], "/-/plugins.json")
+    assert [p["name"] for p in plugins.json()].count("newscrawler") == 1
+    assert not (CONFIG_DIR / "plugins").exists()  # datasette archive/ would load a second copy
+
+
+def test_landing_page(archive):
+    [response] = get(archive["db"], "/")
+    tree = page(response)
+    rows = tree.cssselect(".nc-changes tr.nc-change")
+    # both edits of the second crawl (fetched concurrently: newest capture first)
+    assert sorted(r.cssselect("td:nth-child(4) > a")[0].get("href") for r in rows) == sorted(
+        f"/news/-/diff/{archive['versions'][(p, 2)]}?from=1" for p in archive["changed"])
+    shown = [r.cssselect("time")[0].get("datetime") for r in rows]
+    assert shown == sorted(shown, reverse=True)
+    assert texts(tree, ".nc-changes .nc-kind") == ["changed", "changed"]
+    assert "Harbour dredging delayed a third time as permit dispute drags on" in texts(
+        tree, ".nc-changes td:nth-child(4) > a")
+    assert sorted(a.get("href") for a in tree.cssselect(".nc-most-edited a")) == sorted(
+        f"/news/-/article/{archive['articles'][p]}" for p in (HARBOUR, INJECTION))
+    counts = outcome_counts(archive)
+    [health] = [[" ".join(td.text_content().split()) for td in tr.cssselect("td")]
+                for tr in tree.cssselect(".nc-health tr") if tr.cssselect("td")]
+    assert health[0] == "127.0.0.1" and health[1] == "3"
+    assert health[3:] == [str(sum(counts.values())), str(counts["failed"]), "1"]
+    assert tree.cssselect("form.nc-search")[0].get("action") == "/news/-/search"
+    # internal tables: not listed on the landing page, listed as hidden on the database page
+    listed = [a.text_content() for a in tree.cssselect("section.content p a")]
+    assert "versions" in listed and "site_paragraphs" not in listed
+    database, internal = get(archive["db"], "/news.json", "/news/site_paragraphs.json")
+    hidden = {t["name"] for t in database.json()["tables"] if t["hidden"]}
+    assert {"site_paragraphs", "site_paragraph_counts", "reextractions", "site_dictionaries"} <= hidden
+    assert internal.status_code == 200
+
+
+def test_landing_page_reads_change_kind_when_the_schema_has_it(archive, tmp_path):
+    db = tmp_path / "news.db"
+    db.write_bytes(archive["db"].read_bytes())
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("ALTER TABLE versions ADD COLUMN change_kind TEXT")
+        conn.execute("UPDATE versions SET change_kind = 'correction' WHERE id = ?",
+                     [archive["versions"][(HARBOUR, 2)]])
+        conn.commit()
+    [response] = get(db, "/")
+    kinds = dict(zip([r.cssselect("td:nth-child(4) > a")[0].get("href") for r in page(
+        response).cssselect(".nc-changes tr.nc-change")], texts(page(response), ".nc-kind"),
+        strict=True))
+    assert kinds == {f"/news/-/diff/{archive['versions'][(HARBOUR, 2)]}?from=1": "correction",
+                     f"/news/-/diff/{archive['versions'][(INJECTION, 2)]}?from=1": "changed"}
+
+
+def test_search_groups_versions_by_story(archive):
+    v = archive["versions"]
+    delays, survey, empty, hostile = get(
+        archive["db"], "/news/-/search?q=delays", "/news/-/search?q=original+survey",
+        "/news/-/search?q=", "/news/-/search?q=" + quote("</textarea><script>"))
+    tree = page(delays)
+    stories = tree.cssselect("li.nc-story")
+    assert sorted(int(s.get("data-article")) for s in stories) == sorted(
+        archive["articles"][p] for p in (HARBOUR, INJECTION))
+    for story in stories:
+        path = next(p for p, a in archive["articles"].items() if a == int(story.get("data-article")))
+        hits = story.cssselect("li.nc-hit")
+        # the latest matching version first, marked current
+        assert [h.cssselect("a")[0].get("href") for h in hits] == [
+            f"/news/-/diff/{v[(path, n)]}" for n in (2, 1)]
+        assert [bool(h.cssselect(".nc-current")) for h in hits] == [True, False]
+        assert texts(story, "mark") and all(m.lower().startswith("delay") for m in texts(story, "mark"))
+    tree = page(survey)
+    [story] = tree.cssselect("li.nc-story")
+    assert [h.cssselect("a")[0].get("href") for h in story.cssselect("li.nc-hit")] == [
+        f"/news/-/diff/{v[(HARBOUR, 1)]}"]
+    assert texts(story, "mark") == ["original", "survey"]
+    assert page(empty).cssselect("li.nc-story") == []
+    tree = page(hostile)
+    assert [s for s in tree.iter("script") if "__xss" in (s.text or "")] == []
+    assert "window.__xss" in tree.text_content()
+
+
+def test_tables_are_readable(archive):
+    versions, captures = get(archive["db"], "/news/versions", "/news/captures")
+    tree = page(versions)
+    bodies = tree.cssselect("td.col-body")
+    assert bodies and all(len(td.cssselect(".nc-preview")[0].text_content()) <= 161 for td in bodies)
+    assert {a.get("href") for td in bodies for a in td.cssselect("a")} == {
+        f"/news/-/diff/{i}?unchanged=show" for i in archive["versions"].values()}
+    times = tree.cssselect("td.col-captured_at time")
+    assert times and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", t.text_content())
+                         for t in times)
+    assert all(t.get("datetime").startswith(t.text_content()[:10]) for t in times)
+    # the current version of each article is marked: version 2 of the edited ones, 1 of the other
+    current = {int(tr.cssselect("td.col-id")[0].text_content()) for tr in tree.cssselect("tbody tr")
+               if tr.cssselect("td.col-version .nc-current")}
+    assert current == {archive["versions"][(HARBOUR, 2)], archive["versions"][(INJECTION, 2)],
+                       archive["versions"][(BUS_DEPOT, 1)]}
+    assert page(captures).cssselect("td.col-captured_at time")
+
+
+def test_diff_text_and_permalink(archive):
+    from newscrawler.changes import diff_versions, render_text
+    from newscrawler.store import Archive
+
+    version_id = archive["versions"][(HARBOUR, 2)]
+    text, html_response = get(archive["db"], f"/news/-/diff/{version_id}.txt?from=1",
+                              f"/news/-/diff/{version_id}")
+    assert text.headers["content-type"].startswith("text/plain")
+    with Archive.open(archive["db"], readonly=True) as store:
+        old, new = store.versions(archive["articles"][HARBOUR])
+    lines = text.text.split("\n", 3)
+    assert lines[0] == archive["base"] + HARBOUR
+    assert lines[2] == f"http://localhost/news/-/diff/{version_id}?from=1"
+    assert lines[3] == render_text(diff_versions(old, new))
+    tree = page(html_response)
+    assert tree.cssselect("a.nc-permalink")[0].get("href") == lines[2]
+    assert tree.cssselect("button.nc-copy")[0].get("data-text-href") == (
+        f"/news/-/diff/{version_id}.txt?from=1")
+    assert tree.cssselect("a.nc-first-change")[0].get("href") == "#change-1"
+
+
+def test_chart_queries(archive):
+    """The dashboards' SQL, run as datasette-dashboards runs it (``/news.json?sql=``)."""
+    metadata = yaml.safe_load((CONFIG_DIR / "metadata.yml").read_text(encoding="utf-8"))
+    charts = metadata["plugins"]["datasette-dashboards"]["desk"]["charts"]
+    harbour = archive["articles"][HARBOUR]
+    edits, kinds, timeline, default = get(archive["db"], *[
+        "/news.json?_shape=array&sql=" + quote(charts[name]["query"]) + extra for name, extra in (
+            ("edits-per-day", ""), ("kinds-over-time", ""), ("article-timeline", f"&article={harbour}"),
+            ("article-timeline", "&article="))])
+    assert [(r["site"], r["edits"]) for r in edits.json()] == [("127.0.0.1", 2)]
+    assert [(r["kind"], r["captures"]) for r in kinds.json()] == [("changed", 2)]
+    assert [(r["version"], r["outcome"]) for r in timeline.json()] == [(1, "new"), (2, "changed")]
+    assert len(default.json()) == 2  # no article given: the one with most versions
+    assert [p["name"] for p in get(archive["db"], "/-/plugins.json")[0].json()].count(
+        "datasette-dashboards") == 1

@@ -1,5 +1,8 @@
-"""Datasette plugin for the newscrawler archive: diff and article pages, raw HTML downloads, the
+"""The Datasette plugin of the newscrawler archive: diff and article pages, raw HTML downloads, the
 Atom feed of changes, links in cells and the SQL functions the canned queries use.
+
+Registered by the ``datasette`` entry point in pyproject.toml, so ``datasette archive/`` and
+``newscrawler serve`` load it once; diffs are drawn by :mod:`newscrawler.render`.
 
 Every archived string comes from the open web: it is escaped (markupsafe / Jinja autoescape /
 ElementTree) wherever it is shown, and stored raw HTML is only ever sent as a download.
@@ -18,9 +21,11 @@ from datasette import hookimpl
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup, escape
 
-from newscrawler.changes import diff_versions, paragraphs, render_words_html
+from newscrawler import render
+from newscrawler.changes import diff_versions, paragraphs
 from newscrawler.store import Archive
 from newscrawler.urls import clean_url, registered_domain
+from newscrawler.web import desk
 
 #: Tables that make a database a newscrawler archive; other databases are left alone.
 ARCHIVE_TABLES = ("articles", "versions", "captures", "payloads")
@@ -30,6 +35,11 @@ SNIPPET_MARK = re.compile(r"\u27e6([^\u27e6\u27e7]*)\u27e7")
 FEED_SIZE = 50
 ATOM_NS = "http://www.w3.org/2005/Atom"
 READ_BUSY_TIMEOUT_MS = 5_000
+#: Archive tables whose ``*_at`` columns hold UTC ISO 8601 times.
+TIMED_TABLES = ("articles", "versions", "captures", "crawls", "site_dictionaries")
+ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
+#: Characters of a body shown in a table cell before the link to the whole text.
+BODY_PREVIEW = 160
 VERSION_COLUMNS = (
     "id, article_id, version, captured_at, headline, authors, date_published, date_modified, "
     "language, body, payload_digest, changed"
@@ -89,9 +99,16 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
     """
     if table == "versions" and column == "version" and isinstance(value, int) \
             and isinstance(_field(row, "id"), int):
-        return Markup("{} ").format(value) + _link(
+        cell = Markup("{} ").format(value) + _link(
             _db_path(datasette, database, f"diff/{row['id']}"),
             "diff" if value > 1 else "first", "compare with the previous version")
+        return _marked_current(datasette, database, row, cell)
+    if table == "versions" and column == "body" and isinstance(value, str) \
+            and isinstance(_field(row, "id"), int):
+        return truncated(value, _db_path(datasette, database, f"diff/{row['id']}?unchanged=show"))
+    if column.endswith("_at") and isinstance(value, str) and ISO_TIME.match(value) \
+            and (table is None or table in TIMED_TABLES):
+        return time_html(value)
     if table == "articles" and column == "latest_version_id" and isinstance(value, int):
         return Markup("{} ").format(value) + _link(
             _db_path(datasette, database, f"diff/{value}"), "diff", "the latest change")
@@ -120,6 +137,86 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
     return None
 
 
+def time_html(value: Any) -> Markup | str:
+    """A stored UTC ISO 8601 time shown to the second (``2026-12-04 19:58:42 UTC``) in a
+    ``<time>`` element that newscrawler.js rewrites into the reader's zone; the stored value
+    stays in ``datetime`` and the tooltip. Anything else is returned escaped, as it is."""
+    if not isinstance(value, str) or not ISO_TIME.match(value):
+        return "" if value is None else escape(value)
+    shown = value[:19].replace("T", " ") + (" UTC" if value.endswith(("Z", "+00:00")) else "")
+    return Markup('<time class="nc-time" datetime="{}" title="{} (as stored)">{}</time>').format(
+        value, value, shown)
+
+
+def truncated(text: str, href: str, limit: int = BODY_PREVIEW) -> Markup:
+    """The first ``limit`` characters of ``text`` (cut at a word), then a link to the whole."""
+    if len(text) <= limit:
+        return escape(text)
+    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return Markup('<span class="nc-preview">{}…</span> {}').format(
+        cut, _link(href, f"read all {len(text):,} characters", "the whole text, changes marked"))
+
+
+def _marked_current(datasette: Any, database: str, row: Any, cell: Markup) -> Any:
+    """``cell`` with a "current" badge when the row is its article's current version."""
+
+    article_id = _field(row, "article_id")
+    if isinstance(article_id, dict):  # a foreign key Datasette expanded to {"value", "label"}
+        article_id = article_id.get("value")
+
+    async def inner() -> Markup:
+        found = (await datasette.get_database(database).execute(
+            "SELECT latest_version_id FROM articles WHERE id = ?", [article_id])).rows
+        if found and found[0][0] == row["id"]:
+            return cell + Markup(' <span class="nc-current" title="the article as it stands">'
+                                 'current</span>')
+        return cell
+
+    return inner
+
+
+@hookimpl
+def prepare_jinja2_environment(env: Any) -> None:
+    """The ``nc_time`` filter: a stored time shown to the second in the reader's zone."""
+    env.filters["nc_time"] = time_html
+
+
+@hookimpl
+def extra_css_urls(datasette: Any) -> list[str]:
+    """Compact archive tables, change marks and the landing page's layout."""
+    return [datasette.urls.static_plugins("newscrawler", "newscrawler.css")]
+
+
+@hookimpl
+def extra_js_urls(datasette: Any) -> list[dict[str, Any]]:
+    """Times in the reader's zone and "copy as text" (a module: runs once the page is parsed)."""
+    return [{"url": datasette.urls.static_plugins("newscrawler", "newscrawler.js"), "module": True}]
+
+
+@hookimpl
+def extra_template_vars(template: str, datasette: Any, request: Any) -> Any:
+    """On the landing page (``index.html``): per archive database, its latest changes, most-edited
+    stories of the week, site health and last crawl (:mod:`newscrawler.web.desk`)."""
+    if template != "index.html":
+        return None
+
+    async def inner() -> dict[str, Any]:
+        desks = []
+        for name in datasette.databases:
+            db = datasette.get_database(name)
+            if name == "_internal" or not await _is_archive(db):
+                continue
+            desks.append({
+                "database": name, "base": _db_path(datasette, name, ""),
+                "changes": await desk.latest_changes(db), "most_edited": await desk.most_edited(db),
+                "health": await desk.site_health(db), "last_crawl": await desk.last_crawl(db),
+                "dashboard": datasette.urls.path("-/dashboards/desk"),
+            })
+        return {"desks": desks}
+
+    return inner
+
+
 # --- pages ---------------------------------------------------------------------------------------
 
 
@@ -128,7 +225,8 @@ def register_routes() -> list[tuple[str, Any]]:
     """The diff, article, raw HTML download and Atom feed pages of each archive database."""
     db = r"^/(?P<database>[^/]+)/-/"
     return [
-        (db + r"diff/(?P<version_id>\d+)(\.(?P<format>json))?$", diff_view),
+        (db + r"diff/(?P<version_id>\d+)(\.(?P<format>json|txt))?$", diff_view),
+        (db + r"search$", search_view),
         (db + r"article/(?P<article_id>\d+)(\.(?P<format>json))?$", article_view),
         (db + r"payload/(?P<digest>sha256:[0-9a-f]{64})$", payload_view),
         (db + r"changes\.atom$", atom_view),
@@ -143,6 +241,8 @@ def menu_links(datasette: Any, actor: Any) -> Any:
         links = []
         for name in datasette.databases:
             if name != "_internal" and await _is_archive(datasette.get_database(name)):
+                links.append({"href": _db_path(datasette, name, "search"),
+                              "label": f"Search stories ({name})"})
                 links.append({"href": str(datasette.urls.query(name, "recent_changes")),
                               "label": f"Recent changes ({name})"})
                 links.append({"href": _db_path(datasette, name, "changes.atom"),
@@ -185,52 +285,6 @@ def _decode(version: dict[str, Any]) -> dict[str, Any]:
     return version
 
 
-def _words_html(words: list[tuple[str, str]], keep: str) -> Markup:
-    """One side of a word diff (``keep`` is ``"-"`` for the old text, ``"+"`` for the new)."""
-    return Markup(render_words_html([(op, text) for op, text in words if op in ("=", keep)]))
-
-
-def _display_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Body blocks with their inline, old-side and new-side HTML (all escaped)."""
-    out = []
-    for blk in blocks:
-        op, old, new = blk["op"], blk.get("old"), blk.get("new")
-        if op == "replace":
-            words = blk["words"]
-            inline = Markup(render_words_html(words))
-            left, right = _words_html(words, "-"), _words_html(words, "+")
-        elif op == "insert":
-            inline = right = Markup("<ins>{}</ins>").format(new)
-            left = Markup("")
-        elif op == "delete":
-            inline = left = Markup("<del>{}</del>").format(old)
-            right = Markup("")
-        else:  # equal, move
-            inline = right = escape(new)
-            left = escape(old)
-        out.append({"op": op, "inline": inline, "left": left, "right": right})
-    return out
-
-
-def _word_counts(result: dict[str, Any]) -> dict[str, int]:
-    """Words inserted and deleted over headline and body."""
-    counts = {"inserted": 0, "deleted": 0}
-    words = list(result["headline"])
-    for blk in result["body"]:
-        if blk["op"] == "replace":
-            words += blk["words"]
-        elif blk["op"] == "insert":
-            words.append(("+", blk["new"]))
-        elif blk["op"] == "delete":
-            words.append(("-", blk["old"]))
-    for op, text in words:
-        if op == "+":
-            counts["inserted"] += len(text.split())
-        elif op == "-":
-            counts["deleted"] += len(text.split())
-    return counts
-
-
 def _summary(version: dict[str, Any]) -> dict[str, Any]:
     keys = ("id", "version", "captured_at", "headline", "payload_digest")
     return {k: version.get(k) for k in keys}
@@ -239,7 +293,10 @@ def _summary(version: dict[str, Any]) -> dict[str, Any]:
 async def diff_view(datasette: Any, request: Any) -> Response:
     """A version against the previous one (or ``?from=N``): word-level, inline or side by side.
 
-    ``?layout=side`` shows old and new side by side; ``.json`` gives :func:`diff_versions` output.
+    ``?layout=side`` shows old and new side by side, ``?unchanged=show`` unfolds the unchanged
+    paragraphs; ``.json`` gives :func:`diff_versions` output, ``.txt`` the diff as plain text
+    (:func:`newscrawler.render.diff_text`). The permalink names both versions (``?from=N``):
+    version ids and numbers never change, so it shows the same diff for good.
     """
     db = await _archive(datasette, request, "versions")
     version_id = int(request.url_vars["version_id"])
@@ -272,18 +329,29 @@ async def diff_view(datasette: Any, request: Any) -> Response:
         return Response.json({
             "database": db.name, "article": {"id": article["id"], "url": article["url"]},
             "from": _summary(old) if old else None, "to": _summary(new),
-            "words": _word_counts(result), **result,
+            "words": render.word_counts(result), **result,
         })
+    permalink = datasette.absolute_url(request, _db_path(datasette, db.name, f"diff/{new['id']}")
+                                       + (f"?from={old['version']}" if old else ""))
+    if request.url_vars.get("format") == "txt":
+        head = (f"{article['url']}\nversion {old['version']} ({old['captured_at']}) -> version "
+                f"{new['version']} ({new['captured_at']})\n{permalink}\n" if old else
+                f"{article['url']}\nversion {new['version']} ({new['captured_at']}), the first\n"
+                f"{permalink}\n")
+        return Response.text(head + render.diff_text(result),
+                             headers={"x-content-type-options": "nosniff"})
     ids = {r["version"]: r["id"] for r in await _rows(
         db, "SELECT id, version FROM versions WHERE article_id = ?", [new["article_id"]])}
     side = request.args.get("layout") == "side"
     context = {
         "database": db.name, "article": article, "old": old, "new": new, "result": result,
-        "side_by_side": side, "blocks": _display_blocks(result["body"]),
-        "headline_html": Markup(render_words_html(result["headline"])),
-        "headline_left": _words_html(result["headline"], "-"),
-        "headline_right": _words_html(result["headline"], "+"),
-        "words": _word_counts(result), "numbers": numbers, "version_ids": ids,
+        "side_by_side": side, "words": render.word_counts(result), "numbers": numbers,
+        "diff_html": render.diff_html(result, side_by_side=side,
+                                      folded=request.args.get("unchanged") != "show"),
+        "changes": render.change_count(result), "version_ids": ids, "permalink": permalink,
+        "text_href": _db_path(datasette, db.name, f"diff/{new['id']}.txt")
+        + (f"?from={old['version']}" if old else ""),
+        "current_id": article["latest_version_id"],
         "base": _db_path(datasette, db.name, ""), "article_href": _article_href(article["url"]),
     }
     return Response.html(await datasette.render_template(
@@ -322,9 +390,31 @@ async def article_view(datasette: Any, request: Any) -> Response:
         "article_href": _article_href(article["url"]),
         "row_href": datasette.urls.row(db.name, "articles", str(article_id)),
         "captures_href": datasette.urls.table(db.name, "captures") + f"?article_id={article_id}",
+        "chart_href": datasette.urls.path(f"-/dashboards/desk?article={article_id}"),
     }
     return Response.html(await datasette.render_template(
         "newscrawler_article.html", context, request=request))
+
+
+async def search_view(datasette: Any, request: Any) -> Response:
+    """Full-text search grouped by story: each matching article once, its latest matching
+    version first, with highlighted snippets (``?q=``; ``.json`` not offered, the ``search``
+    canned query is the machine-readable one)."""
+    db = await _archive(datasette, request, "versions")
+    query = request.args.get("q") or ""
+    try:
+        found = await desk.search(db, query)
+    except sqlite3.OperationalError as exc:  # an FTS syntax Datasette's escape_fts lets through
+        found, error = [], str(exc)
+    else:
+        error = None
+    for article in found:
+        for version in article["versions"]:
+            version["snippet_parts"] = desk.marked_snippet(version["snippet"])
+    context = {"database": db.name, "q": query, "articles": found, "error": error,
+               "base": _db_path(datasette, db.name, "")}
+    return Response.html(await datasette.render_template(
+        "newscrawler_search.html", context, request=request))
 
 
 async def payload_view(datasette: Any, request: Any) -> Response:
@@ -393,20 +483,6 @@ async def atom_view(datasette: Any, request: Any) -> Response:
         author = add(entry, "author")
         add(author, "name", row["site"])
         add(entry, "summary", "changed: " + ", ".join(json.loads(row["changed"] or "[]")))
-        add(entry, "content", _feed_html(result), type="html")
+        add(entry, "content", render.feed_html(result), type="html")
     body = ElementTree.tostring(feed, encoding="unicode", xml_declaration=True)
     return Response(body, content_type="application/atom+xml; charset=utf-8")
-
-
-def _feed_html(result: dict[str, Any]) -> str:
-    """A feed entry's content: the headline diff and the changed paragraphs, escaped HTML."""
-    parts = []
-    if "headline" in result["changed"]:
-        parts.append(f"<p><strong>{render_words_html(result['headline'])}</strong></p>")
-    for m in result["metadata"]:
-        parts.append(str(Markup("<p>{}: <del>{}</del> <ins>{}</ins></p>").format(
-            m["field"], str(m["old"]), str(m["new"]))))
-    for blk in _display_blocks([b for b in result["body"] if b["op"] != "equal"]):
-        parts.append(f"<p>{blk['inline']}</p>")
-    return "\n".join(parts)
-
