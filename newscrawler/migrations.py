@@ -310,3 +310,25 @@ def m006_site_paragraphs_by_article(db: sqlite_utils.Database) -> None:
         PRAGMA legacy_alter_table = OFF;
         """
     )
+
+
+@MIGRATIONS()
+def m030_discovery_problems(db: sqlite_utils.Database) -> None:
+    """``discovery_problems``: each sitemap or syndication feed that was broken (not well-formed,
+    not a sitemap or feed at all, a gzip that does not unpack), what was wrong and how many entries
+    were still read from it, so an operator sees in Datasette which sites publish broken
+    discovery documents (case C14 of ../shared/cases)."""
+    db.executescript(
+        """
+        CREATE TABLE discovery_problems (
+            id INTEGER PRIMARY KEY,
+            crawl_id INTEGER REFERENCES crawls(id),
+            found_at TEXT NOT NULL,
+            url TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            problem TEXT NOT NULL,
+            entries INTEGER NOT NULL
+        );
+        CREATE INDEX discovery_problems_by_url ON discovery_problems (url, found_at);
+        """
+    )

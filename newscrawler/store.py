@@ -191,6 +191,16 @@ class Archive:
                 "finished_at": utcnow_iso(), "finish_reason": finish_reason,
                 "stats": json.dumps(stats, default=str, sort_keys=True)})
 
+    def record_discovery_problem(self, crawl_id: int | None, url: str, kind: str, problem: str,
+                                 entries: int) -> int:
+        """Insert a ``discovery_problems`` row found now: the broken sitemap or syndication feed at
+        ``url`` (``kind`` ``"sitemap"`` or ``"feed"``), the parse error in words, the number of
+        entries read from it all the same. Returns the row's id."""
+        with write_transaction(self.db):
+            return self.db["discovery_problems"].insert({
+                "crawl_id": crawl_id, "found_at": utcnow_iso(), "url": redact_url(url), "kind": kind,
+                "problem": problem, "entries": entries}).last_pk
+
     # --- reads -------------------------------------------------------------------------------
 
     def last_capture_at(self, url: str) -> str | None:
