@@ -22,6 +22,11 @@ from newscrawler.store import Archive
 
 logger = logging.getLogger(__name__)
 
+DISCOVERY_PROBLEM = object()
+"""Signal a spider sends for a broken sitemap or syndication feed, with ``url``, ``kind``
+(``"sitemap"``/``"feed"``), ``problem`` (the parse error in words) and ``entries`` (read all the
+same); :class:`CrawlRow` writes it to ``discovery_problems``."""
+
 
 def _archive_path(crawler: Crawler) -> str:
     """``ARCHIVE_DB``.
@@ -100,7 +105,8 @@ class CrawlRow:
     and the finish reason when the spider closes.
 
     Sets the stat ``archive/crawl_id`` (the row's id), which the captures written meanwhile carry
-    (:class:`newscrawler.pipelines.ArchivePipeline`). The command stored is :func:`crawl_command`.
+    (:class:`newscrawler.pipelines.ArchivePipeline`); writes the :data:`DISCOVERY_PROBLEM` signals
+    of the crawl as ``discovery_problems`` rows. The command stored is :func:`crawl_command`.
 
     :raises NotConfigured: when ``ARCHIVE_DB`` is not set.
     """
@@ -117,6 +123,7 @@ class CrawlRow:
         extension = cls(crawler, _archive_path(crawler))
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(extension.discovery_problem, signal=DISCOVERY_PROBLEM)
         return extension
 
     def spider_opened(self, spider: Any) -> None:
@@ -124,6 +131,11 @@ class CrawlRow:
         self.crawl_id = self.archive.start_crawl(self.command)
         self.stats.set_value("archive/crawl_id", self.crawl_id)
         logger.info("archiving into %s (crawl %d)", self.db_path, self.crawl_id)
+
+    def discovery_problem(self, url: str, kind: str, problem: str, entries: int) -> None:
+        """On :data:`DISCOVERY_PROBLEM`: a ``discovery_problems`` row of this crawl."""
+        if self.archive is not None:
+            self.archive.record_discovery_problem(self.crawl_id, url, kind, problem, entries)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.archive is None:

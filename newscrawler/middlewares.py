@@ -24,6 +24,7 @@ from scrapy.http import HtmlResponse, Request, Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
 from newscrawler.changes import payload_digest
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 ORIGIN = "archive_origin"
 """Request meta key: the URL named by the user (start request) that this request descends from."""
+REFRESH_ELSEWHERE = "archive_refresh_elsewhere"
+"""Request meta key: the target URL of a meta refresh to another site, not followed."""
 _RECEIVED = "archive_bytes_received"  # request meta key: body bytes received so far
 
 
@@ -215,7 +218,22 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
             return response.replace(body=body[:body.rfind(b"\n") + 1])
         return response
 
+    async def robot_parser(self, request: Request) -> Any:
+        """The parsed robots.txt of the request's site (None: allow all), for every waiting request.
+
+        Scrapy (2.13+, since scrapy/scrapy#6802) has the requests that arrive while the robots.txt
+        is being fetched await its Deferred through ``maybe_deferred_to_future``, whose callback
+        returns None: only the first of them gets the parser, every other one gets None and is let
+        through, whatever the rules say (case C24 of ../shared/cases, crawled with several URLs).
+        The parser is read back from ``_parsers`` once the Deferred has fired.
+        """
+        parser = await super().robot_parser(request)
+        stored = self._parsers.get(urlparse_cached(request).netloc)
+        return parser if parser is not None or isinstance(stored, Deferred) else stored
+
     def process_request_2(self, rp: Any, request: Request, *args: Any) -> None:
+        if urlparse_cached(request).path == "/robots.txt":
+            return  # RFC 9309 section 2.2.2: "The /robots.txt URI is implicitly allowed."
         try:
             super().process_request_2(rp, request, *args)
         except IgnoreRequest:
@@ -324,13 +342,36 @@ class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
     HEAD_BYTES = 32 * 1024
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
+        """Follow a page's meta refresh within its site; a refresh to another site is not followed.
+
+        The page that carries a refresh to another registered domain
+        (:func:`newscrawler.urls.registered_domain`) is itself the capture, its request meta
+        :data:`REFRESH_ELSEWHERE` set to the refresh's target URL (the spider writes it in the
+        capture's note): a page must not be able to make the archive store another site's page under
+        its URL, nor make a crawl leave its site (case C28 of ../shared/cases). Stats:
+        ``archive/meta_refresh/followed``, ``archive/meta_refresh/other_site``.
+        """
         if (not isinstance(response, HtmlResponse) or len(response.body) <= self.HEAD_BYTES
                 or not _declared_charset(response)):
-            return super().process_response(request, response)
+            return self._same_site(request, response, super().process_response(request, response))
         # The head keeps the page's headers, URL and (declared, so read without decoding) encoding.
         head = response.replace(cls=HtmlResponse, body=response.body[:self.HEAD_BYTES])
         result = super().process_response(request, head)
-        return response if result is head else result
+        return response if result is head else self._same_site(request, response, result)
+
+    def _same_site(self, request: Request, response: Response, result: Request | Response) -> Request | Response:
+        if not isinstance(result, Request):
+            return result
+        from newscrawler.urls import registered_domain
+
+        if registered_domain(result.url) == registered_domain(response.url):
+            self.crawler.stats.inc_value("archive/meta_refresh/followed")
+            return result
+        self.crawler.stats.inc_value("archive/meta_refresh/other_site")
+        logger.info("%s refreshes to another site, %s: not followed, the page itself is archived",
+                    response.url, result.url)
+        request.meta[REFRESH_ELSEWHERE] = result.url
+        return response
 
 
 def _declared_charset(response: Response) -> str | None:

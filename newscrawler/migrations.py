@@ -83,25 +83,21 @@ class Migrations:
     def apply(self, db: sqlite_utils.Database, label: object = "") -> None:
         """Apply the pending migrations, each in its own transaction with the schema number.
 
-        Each step takes the write lock first (``BEGIN IMMEDIATE``, waiting up to the connection's
+        Each step takes the write lock first (``BEGIN IMMEDIATE``, in
+        :func:`newscrawler.store.write_transaction`; waiting up to the connection's
         busy timeout) and reads the schema number under it. ``label`` names the archive in log lines.
 
         :raises RuntimeError: as :meth:`applied`.
         :raises sqlite3.Error: when a migration fails; its step is rolled back.
         """
-        conn = db.conn
+        from newscrawler.store import write_transaction  # store imports this module
+
         while self.applied(db, label) < len(self):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(db) as conn:
                 current = self.applied(db, label)
                 if current < len(self):
                     self._functions[current](db)
                     conn.execute(f"PRAGMA user_version = {current + 1}")
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
             if current < len(self):
                 logger.info("archive %s migrated to schema %d (%s)", label, current + 1, self.names()[current])
 
@@ -312,5 +308,27 @@ def m006_site_paragraphs_by_article(db: sqlite_utils.Database) -> None:
         PRAGMA legacy_alter_table = ON;
         ALTER TABLE site_paragraphs_by_article RENAME TO site_paragraphs;
         PRAGMA legacy_alter_table = OFF;
+        """
+    )
+
+
+@MIGRATIONS()
+def m030_discovery_problems(db: sqlite_utils.Database) -> None:
+    """``discovery_problems``: each sitemap or syndication feed that was broken (not well-formed,
+    not a sitemap or feed at all, a gzip that does not unpack), what was wrong and how many entries
+    were still read from it, so an operator sees in Datasette which sites publish broken
+    discovery documents (case C14 of ../shared/cases)."""
+    db.executescript(
+        """
+        CREATE TABLE discovery_problems (
+            id INTEGER PRIMARY KEY,
+            crawl_id INTEGER REFERENCES crawls(id),
+            found_at TEXT NOT NULL,
+            url TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            problem TEXT NOT NULL,
+            entries INTEGER NOT NULL
+        );
+        CREATE INDEX discovery_problems_by_url ON discovery_problems (url, found_at);
         """
     )

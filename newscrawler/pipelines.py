@@ -20,15 +20,19 @@ from newscrawler.workers import TaskTimeout, WorkerCrashed, WorkerPool, default_
 logger = logging.getLogger(__name__)
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
-_BINARY_MAGIC = {b"%PDF": "PDF", b"\x89PNG": "PNG image", b"\xff\xd8\xff": "JPEG image",
-                 b"GIF8": "GIF image", b"PK\x03\x04": "ZIP archive", b"RIFF": "RIFF media"}
+#: Magic numbers at the start of a body -> (what it is, its media type), after WHATWG MIME Sniffing.
+_BINARY_MAGIC = {b"%PDF": ("PDF", "application/pdf"), b"\x89PNG": ("PNG image", "image/png"),
+                 b"\xff\xd8\xff": ("JPEG image", "image/jpeg"), b"GIF8": ("GIF image", "image/gif"),
+                 b"PK\x03\x04": ("ZIP archive", "application/zip"), b"RIFF": ("RIFF media", "application/octet-stream")}
 
 
 def classify_not_article(capture: Capture) -> str | None:
     """Why a fetched page cannot hold an article, in words, or None when it may.
 
     Looks at the status (non-2xx), the body (empty, binary magic numbers) and the Content-Type
-    (anything but HTML); the body is sniffed first, since servers mislabel PDFs as text/html.
+    (anything but HTML); the body is sniffed first, since servers mislabel PDFs as text/html (case
+    C23): the reason then names what the body is and its media type, e.g.
+    ``not HTML: the body is a PDF (application/pdf)``.
     """
     status = capture.status
     body = capture.body or b""
@@ -37,9 +41,9 @@ def classify_not_article(capture: Capture) -> str | None:
     if not body.strip():
         return "empty response"
     head = body[:8].lstrip()
-    for magic, name in _BINARY_MAGIC.items():
+    for magic, (name, media_type) in _BINARY_MAGIC.items():
         if head.startswith(magic):
-            return f"not HTML: the body is a {name}"
+            return f"not HTML: the body is a {name} ({media_type})"
     content_type = (capture.content_type or "").split(";")[0].strip().lower()
     if content_type not in _HTML_TYPES:
         return f"not HTML: Content-Type {content_type}"

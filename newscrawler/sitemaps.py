@@ -45,12 +45,14 @@ def sniff_xml(body: bytes) -> str | None:
     return None
 
 
-def parse_sitemap(body: bytes) -> tuple[str | None, list[Entry]]:
+def parse_sitemap(body: bytes, problems: list[str] | None = None) -> tuple[str | None, list[Entry]]:
     """Parse a sitemap (urlset or sitemapindex; Google News extensions kept).
 
     Returns ``(kind, entries)`` with ``kind`` one of ``"urlset"``, ``"sitemapindex"`` or None for
     anything else. Parsing is lenient (``recover``) and safe: no entities resolved, no network,
-    as Scrapy's own sitemap parser does; huge sitemaps (50,000 URLs) are allowed.
+    as Scrapy's own sitemap parser does; huge sitemaps (50,000 URLs) are allowed. What makes a
+    sitemap malformed is appended to ``problems``, when given: libxml2's first error with its
+    line and column (``line 4, column 33: xmlParseEntityRef: no name``), and how many more.
     """
     parser = lxml.etree.XMLParser(recover=True, remove_comments=True, resolve_entities=False,
                                   no_network=True, huge_tree=True)
@@ -64,12 +66,22 @@ def parse_sitemap(body: bytes) -> tuple[str | None, list[Entry]]:
     if kind not in ("urlset", "sitemapindex"):
         return None, []
     entries = list(_sitemap_entries(root))
-    if parser.error_log.filter_from_errors():
+    errors = parser.error_log.filter_from_errors()
+    if errors and problems is not None:
+        problems.append(_xml_errors(errors))
+    if errors:
         # Malformed XML: recovery stops at a mismatched tag and drops an unescaped "&..." from a
         # URL, so read every <loc> as written; entries the parser did read keep their fields.
         parsed = {e.url: e for e in entries}
         entries = [parsed.get(e.url, e) for e in _scan_locs(body)] or entries
     return kind, entries
+
+
+def _xml_errors(errors: lxml.etree._ListErrorLog) -> str:
+    """libxml2's first error in words, with its place, and the count of the others."""
+    first = errors[0]
+    text = f"line {first.line}, column {first.column}: {first.message.strip()}"
+    return text + (f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else "")
 
 
 _LOC = re.compile(rb"<loc\s*>(.*?)</loc\s*>", re.S)
@@ -118,12 +130,24 @@ def _sitemap_entries(root: lxml.etree._Element) -> Iterator[Entry]:
             )
 
 
-def parse_feed(body: bytes) -> list[Entry]:
+def parse_feed(body: bytes, problems: list[str] | None = None) -> list[Entry]:
     """Parse an RSS 0.9x/1.0/2.0 or Atom syndication feed with feedparser into entries.
 
     Entries without a link are dropped; ``lastmod`` is the entry's updated date (or published).
+    A feed that is not well-formed is read as far as feedparser's lenient parser gets (its
+    ``bozo`` flag, kurtmckee/feedparser#117); the error is appended to ``problems`` when given
+    (``line 4, column 33: not well-formed (invalid token)``). A charset declared otherwise than
+    feedparser decoded it (``CharacterEncodingOverride``) is no problem: nothing is lost.
     """
     feed = feedparser.parse(body)
+    error = feed.get("bozo_exception")
+    if feed.get("bozo") and problems is not None and error is not None \
+            and not isinstance(error, feedparser.CharacterEncodingOverride):
+        where = ""
+        if hasattr(error, "getLineNumber"):  # xml.sax.SAXParseException
+            where = f"line {error.getLineNumber()}, column {error.getColumnNumber()}: "
+            error = error.getMessage()
+        problems.append(f"{where}{error}")
     entries = []
     for item in feed.entries:
         link = item.get("link")

@@ -2,14 +2,16 @@
 
 What a capture is gets decided in :mod:`newscrawler.versioning`; the schema lives in
 :mod:`newscrawler.migrations`, stored raw pages in :mod:`newscrawler.payloads`. Every capture is
-written in one transaction; the database runs in WAL mode with a busy timeout so Datasette can read
-while a crawl writes.
+written in one transaction begun IMMEDIATE (:func:`write_transaction`); the database runs in WAL
+mode with a busy timeout so Datasette can read while a crawl writes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -53,6 +55,53 @@ def _enable_wal(db: sqlite_utils.Database) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def write_transaction(db: sqlite_utils.Database | sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction that takes SQLite's write lock before its first read: ``BEGIN IMMEDIATE``.
+
+    A deferred transaction (sqlite-utils' ``atomic()``, Python's implicit ``BEGIN``) that reads and
+    then writes is refused at once with "database is locked" when another connection committed in
+    between: SQLite cannot upgrade a stale read snapshot, and the busy timeout is not consulted
+    (simonw/datasette#2358, case C26 of ../shared/cases). ``BEGIN IMMEDIATE`` waits instead, up
+    to the connection's busy timeout, for the other writer to finish. Commits on leaving the block,
+    rolls back on any exception. Inside an open transaction it nests as a savepoint (rolled back
+    alone on an exception) and the outer transaction commits.
+
+    Yields the ``sqlite3.Connection``. Every write of the archive goes through here: captures
+    (:meth:`Archive.record`), the ``crawls`` row, and the migrations
+    (:meth:`newscrawler.migrations.Migrations.apply`).
+
+    :raises sqlite3.OperationalError: "database is locked" only when another writer holds the lock
+        for longer than the busy timeout (``BUSY_TIMEOUT_MS``).
+    """
+    conn = db.conn if isinstance(db, sqlite_utils.Database) else db
+    if conn.in_transaction:
+        savepoint = f"write_{secrets.token_hex(8)}"
+        conn.execute(f"SAVEPOINT {savepoint}")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+                conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+            raise
+        conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def redact_url(url: str | None) -> str | None:
@@ -132,15 +181,25 @@ class Archive:
 
     def start_crawl(self, command: str) -> int:
         """Insert a ``crawls`` row started now; returns its id."""
-        with self.db.atomic():
+        with write_transaction(self.db):
             return self.db["crawls"].insert({"started_at": utcnow_iso(), "command": command}).last_pk
 
     def finish_crawl(self, crawl_id: int, stats: dict[str, Any], finish_reason: str | None) -> None:
         """Close a ``crawls`` row: finished now, with Scrapy's stats as JSON."""
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db["crawls"].update(crawl_id, {
                 "finished_at": utcnow_iso(), "finish_reason": finish_reason,
                 "stats": json.dumps(stats, default=str, sort_keys=True)})
+
+    def record_discovery_problem(self, crawl_id: int | None, url: str, kind: str, problem: str,
+                                 entries: int) -> int:
+        """Insert a ``discovery_problems`` row found now: the broken sitemap or syndication feed at
+        ``url`` (``kind`` ``"sitemap"`` or ``"feed"``), the parse error in words, the number of
+        entries read from it all the same. Returns the row's id."""
+        with write_transaction(self.db):
+            return self.db["discovery_problems"].insert({
+                "crawl_id": crawl_id, "found_at": utcnow_iso(), "url": redact_url(url), "kind": kind,
+                "problem": problem, "entries": entries}).last_pk
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -265,7 +324,9 @@ class Archive:
     # --- writes ------------------------------------------------------------------------------
 
     def record(self, capture: Capture, crawl_id: int | None = None) -> Recorded:
-        """Archive one capture in one transaction, its outcome decided by :mod:`newscrawler.versioning`.
+        """Archive one capture in one write transaction (:func:`write_transaction`: the write lock is
+        taken before the archive is read, so no other writer can make the decision stale), its
+        outcome decided by :mod:`newscrawler.versioning`.
 
         With an extraction the article is found or created under
         :func:`newscrawler.urls.article_key`, the site's paragraphs are counted (boilerplate
@@ -278,7 +339,7 @@ class Archive:
             extraction.
         :raises sqlite3.Error: when the write fails; nothing of the capture is then written.
         """
-        with self.db.atomic():
+        with write_transaction(self.db):
             if capture.extracted is None:
                 return self._record_unextracted(capture, crawl_id)
             return self._record_extracted(capture, crawl_id)

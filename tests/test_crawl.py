@@ -134,8 +134,8 @@ def test_pages_that_are_not_articles_are_recorded_as_such(loopback_site, tmp_pat
         db, "SELECT requested_url, outcome, error FROM captures")}
     assert got == {
         "/local/": ("not_article", "no prose: the body is headings and link lists (a section front?)"),
-        "/report.pdf": ("not_article", "not HTML: the body is a PDF"),
-        "/mislabelled.html": ("not_article", "not HTML: the body is a PDF"),
+        "/report.pdf": ("not_article", "not HTML: the body is a PDF (application/pdf)"),
+        "/mislabelled.html": ("not_article", "not HTML: the body is a PDF (application/pdf)"),
         "/empty.html": ("not_article", "empty response"),
         "/unlabelled": ("not_article", "not HTML: the body is not text"),
         "/missing.html": ("failed", "HTTP 404"),

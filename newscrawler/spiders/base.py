@@ -22,8 +22,9 @@ from twisted.python.failure import Failure
 from w3lib.url import safe_url_string
 
 from newscrawler.dates import utcnow_iso
+from newscrawler.extensions import DISCOVERY_PROBLEM
 from newscrawler.items import Capture, Outcome
-from newscrawler.middlewares import COMPARE, CONDITIONAL, ORIGIN, SAME_BYTES
+from newscrawler.middlewares import COMPARE, CONDITIONAL, ORIGIN, REFRESH_ELSEWHERE, SAME_BYTES
 from newscrawler.policy import should_fetch
 from newscrawler.sitemaps import Entry, parse_feed, parse_sitemap, sniff_xml
 from newscrawler.sites import SiteConfig, load_sites
@@ -321,9 +322,16 @@ class ArchiveSpider(scrapy.Spider):
                 yield self.parse_article(response)
 
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
-        """The sitemaps named by ``Sitemap:`` lines of a robots.txt."""
+        """The sitemaps named by ``Sitemap:`` lines of a robots.txt.
+
+        They are fetched even where the same robots.txt disallows their path (``Disallow: /``
+        with ``Allow`` lines for the sections, case C24): the site names them for crawlers in the
+        very file, as sitemaps.org's robots.txt discovery means it.
+        """
         for url in sitemap_urls_from_robots(response.body, base_url=response.url):
-            yield self.discovery_request(url, self.parse_sitemap, "robots", response.meta.get("site"))
+            request = self.discovery_request(url, self.parse_sitemap, "robots", response.meta.get("site"))
+            request.meta["dont_obey_robotstxt"] = True
+            yield request
 
     def parse_home(self, response: TextResponse) -> Iterator[scrapy.Request]:
         """A site's home page: its syndication feeds (``<link rel=alternate>``) and sitemaps."""
@@ -344,12 +352,16 @@ class ArchiveSpider(scrapy.Spider):
         """Child sitemaps of a sitemap index; the article URLs of a urlset are queued (fetch policy
         applied)."""
         body = self._unzipped(response)
-        kind, entries = parse_sitemap(body) if body else (None, [])
+        problems: list[str] = []
+        kind, entries = parse_sitemap(body, problems) if body else (None, [])
         if kind is None:
             self.crawler.stats.inc_value("archive/discovery/invalid_sitemap")
             logger.warning("ignoring invalid sitemap %s", response.url)
+            self._discovery_problem(response.url, "sitemap", _not_what(response, body, "a sitemap"), 0)
             return
         self.crawler.stats.inc_value(f"archive/discovery/{kind}")
+        if problems:
+            self.report_malformed(response.url, "sitemap", problems[0], len(entries))
         for entry in entries:
             if kind == "sitemapindex":
                 yield self.discovery_request(response.urljoin(entry.url), self.parse_sitemap,
@@ -362,16 +374,33 @@ class ArchiveSpider(scrapy.Spider):
     def parse_feed(self, response: Response) -> None:
         """Queue the entries of an RSS or Atom syndication feed (fetch policy applied)."""
         body = self._unzipped(response)
-        entries = parse_feed(body) if body else []
+        problems: list[str] = []
+        entries = parse_feed(body, problems) if body else []
         if not entries and sniff_xml(body or b"") not in _FEED_ROOTS:
             self.crawler.stats.inc_value("archive/discovery/invalid_feed")
             logger.warning("ignoring invalid syndication feed %s", response.url)
+            self._discovery_problem(response.url, "feed", _not_what(response, body, "a syndication feed"), 0)
             return
         self.crawler.stats.inc_value("archive/discovery/feed")
+        if problems:
+            self.report_malformed(response.url, "feed", problems[0], len(entries))
         for entry in entries:
             self.queue_article(response.urljoin(entry.url), "feed", entry,
                                site=response.meta.get("site"), origin=response.meta.get(ORIGIN))
         self._feed_engine()
+
+    def report_malformed(self, url: str, kind: str, problem: str, entries: int) -> None:
+        """Report a sitemap or syndication feed (``kind`` ``"sitemap"``/``"feed"``) that was read
+        with recovery: a WARNING naming the URL and the parse error, the stat
+        ``archive/discovery/malformed/<kind>``, a ``discovery_problems`` row (:data:`DISCOVERY_PROBLEM`)."""
+        self.crawler.stats.inc_value(f"archive/discovery/malformed/{kind}")
+        logger.warning("malformed %s %s: %s (%d entries read all the same)",
+                       "syndication feed" if kind == "feed" else kind, url, problem, entries)
+        self._discovery_problem(url, kind, problem, entries)
+
+    def _discovery_problem(self, url: str, kind: str, problem: str, entries: int) -> None:
+        self.crawler.signals.send_catch_log(DISCOVERY_PROBLEM, url=url, kind=kind, problem=problem,
+                                            entries=entries)
 
     def parse_article(self, response: Response) -> Capture:
         """The capture of an article page, any status, ready for the item pipelines.
@@ -396,6 +425,8 @@ class ArchiveSpider(scrapy.Spider):
             discovered_via=response.meta.get("via", "cli"),
             hints=response.meta.get("hints") or {},
         )
+        if response.meta.get(REFRESH_ELSEWHERE):
+            item.note = f"meta refresh to another site not followed: {response.meta[REFRESH_ELSEWHERE]}"
         if response.status == 304:
             item.settle(Outcome.NOT_MODIFIED, note="304 to a conditional request: not extracted")
             self.crawler.stats.inc_value("archive/shortcut/not_modified")
@@ -447,6 +478,16 @@ class ArchiveSpider(scrapy.Spider):
         except (OSError, EOFError, ValueError, struct.error) as exc:  # max size: a ValueError subclass
             logger.warning("cannot gunzip %s: %s", response.url, exc)
             return None
+
+
+def _not_what(response: Response, body: bytes | None, what: str) -> str:
+    """Why a discovery document was not read at all, in words."""
+    if body is None:
+        return "a gzip body that does not unpack (corrupt, or over the size limit)"
+    if response.status != 200:
+        return f"HTTP {response.status}"
+    root = sniff_xml(body)
+    return f"not {what}: " + (f"its XML root is <{root}>" if root else "no XML root element")
 
 
 def _header(headers: Any, name: bytes) -> str | None:
