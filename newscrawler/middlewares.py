@@ -170,11 +170,17 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
     robots.txt costs neither the download nor a parser slowed down by millions of rules. Network
     errors keep Scrapy's rule (allow all): the article fetch then fails with its own error.
 
+    A robots.txt that cannot be downloaded at all is logged at DEBUG only (Scrapy logs it at ERROR
+    with a traceback): the request it was fetched for fails the same way and says so itself.
+
     Stats: ``robotstxt/unreachable`` (5xx), ``robotstxt/truncated``.
     """
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
+        robots_logger = logging.getLogger(ScrapyRobotsTxtMiddleware.__module__)
+        if not any(isinstance(f, _DemoteFetchErrors) for f in robots_logger.filters):
+            robots_logger.addFilter(_DemoteFetchErrors())
         self.max_size = crawler.settings.getint("ARCHIVE_ROBOTSTXT_MAXSIZE")
         self._unreachable: dict[str, str] = {}  # netloc -> why its robots.txt disallows everything
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
@@ -218,6 +224,17 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
             if reason is None:
                 raise
             raise IgnoreRequest(f"{reason}: RFC 9309 says assume complete disallow") from None
+
+
+class _DemoteFetchErrors(logging.Filter):
+    """Logs Scrapy's robots.txt download errors (``Error downloading ...`` and a 50-line
+    traceback, at ERROR) at DEBUG: the site's own requests then fail with their own error, which
+    their errback records or reports in one line, so an unreachable site says so once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and str(record.msg).startswith("Error downloading"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
 
 
 def _is_robots_request(request: Request) -> bool:

@@ -25,6 +25,9 @@ CONCURRENT_ITEMS = 4
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Every request of ours has an errback that records (a failed capture) or reports (one WARNING
+# line) the failure: Scrapy's own give-up line would say it twice.
+RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
 DOWNLOAD_TIMEOUT = 30
 
 # Largest response read (bytes, after Content-Encoding): a sitemap may be 50 MB uncompressed
