@@ -52,8 +52,12 @@ DOWNLOADER_MIDDLEWARES = {
     "newscrawler.middlewares.RobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "newscrawler.middlewares.HeadMetaRefreshMiddleware": 580,
-    # process_response runs before RetryMiddleware's (550) schedules the retry
-    "newscrawler.middlewares.BackoffMiddleware": 560,
+    # Scrapy's, stopping at the first repeated URL of a redirect chain
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "newscrawler.middlewares.RedirectMiddleware": 600,
+    # process_response sees every answer before RedirectMiddleware (600) follows it and
+    # RetryMiddleware (550) schedules the retry
+    "newscrawler.middlewares.BackoffMiddleware": 610,
 }
 SPIDER_MIDDLEWARES = {
     "newscrawler.middlewares.OriginMiddleware": 40,
