@@ -38,20 +38,35 @@ def cli() -> None:
     """Archive news articles and every version of them."""
 
 
-def _parse_settings(values: tuple[str, ...]) -> dict[str, str]:
+def _parse_settings(values: tuple[str, ...], known: dict[str, Any]) -> dict[str, str]:
+    """``-s NAME=VALUE`` options as ``{name: value}``, each checked against the ``known`` settings
+    (:func:`newscrawler.checks.check_setting`) before anything starts.
+
+    :raises click.ClickException: for the first one that is not NAME=VALUE or not usable.
+    """
+    from newscrawler.checks import SettingError, check_setting
+
     settings = {}
     for value in values:
         name, sep, setting = value.partition("=")
         if not sep or not name.strip():
             raise click.ClickException(f"-s takes NAME=VALUE, got {value!r}")
+        try:
+            check_setting(name.strip(), setting, known)
+        except SettingError as exc:
+            raise click.ClickException(str(exc)) from None
         settings[name.strip()] = setting
     return settings
 
 
 def summary_line(stats: dict[str, Any], queued: int | None = None) -> str:
-    """One line of counts from a crawl's stats: ``fetched 12, new 3, changed 1, ...``; with
-    ``queued``, the fetched count out of it (``fetched 12 of 340, ...``)."""
-    parts = [f"{label} {stats.get(key, 0)}" for label, key in _SUMMARY]
+    """One line of counts from a crawl's stats: ``fetched 12, new 3, changed 1, ..., failed 2``
+    (fetched: the captures that did not fail); with ``queued``, the fetched count out of it
+    (``fetched 12 of 340, ...``)."""
+    counts = {key: stats.get(key, 0) for _, key in _SUMMARY}
+    # A failed capture is a page not fetched (no response, or one that could not be used).
+    counts["item_scraped_count"] = max(0, counts["item_scraped_count"] - counts["archive/captures/failed"])
+    parts = [f"{label} {counts[key]}" for label, key in _SUMMARY]
     if queued is not None:
         parts[0] += f" of {queued}"
     return ", ".join(parts)
@@ -95,26 +110,32 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
 
         newscrawler crawl --sites sites.toml --recheck
     """
-    from newscrawler.sites import load_sites
+    from newscrawler.sites import read_sites
 
     if not (urls or recheck or sites_file):
         raise click.UsageError("give URLs to crawl, --sites FILE, or --recheck")
-    _check_writable(db_path)
-    try:
-        sites = load_sites(sites_file) if sites_file else []
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
+    from newscrawler.checks import known_settings
     from newscrawler.spiders.auto import AutoSpider
 
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newscrawler.settings")
     project = get_project_settings()
+    given = _parse_settings(settings, known_settings(project))
+    try:
+        sites, skipped = read_sites(sites_file) if sites_file else ([], [])
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for bad in skipped:  # one line each; the other sites are crawled
+        click.echo(str(bad), err=True)
+    if sites_file and not sites and not (urls or recheck):
+        raise click.ClickException(f"{sites_file}: no site can be crawled (each one is skipped above)")
+    _check_writable(db_path)
     project.set("ARCHIVE_DB", db_path, priority="cmdline")
     project.set("ARCHIVE_COMMAND", command_line(["newscrawler", *sys.argv[1:]]), priority="cmdline")
     project.set("LOG_LEVEL", {0: "WARNING", 1: "INFO"}.get(verbose, "DEBUG"), priority="cmdline")
-    for name, value in _parse_settings(settings).items():
+    for name, value in given.items():
         project.set(name, value, priority="cmdline")
     _hold_crawl_lock(db_path, project.getfloat("ARCHIVE_LOCK_WAIT"))
     start_errors: list[BaseException] = []
@@ -130,17 +151,38 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
         raise click.ClickException(f"cannot start the crawl: {exc}") from exc
     progress = _start_progress(crawler) if sys.stdout.isatty() else None
     started = time.monotonic()
+    # A closed terminal (SIGHUP) stops the crawl as SIGTERM does, through Scrapy's shutdown, so
+    # its crawls row is finished; Python's default action would end the process on the spot.
+    signal.signal(signal.SIGHUP, _hangup_as_term)
     process.start()
     if progress is not None:
         click.echo()
     stats = crawler.stats.get_stats()
     if start_errors and "start_time" not in stats:
         raise click.ClickException(f"cannot start the crawl: {start_errors[0]}")
+    _report_failed_urls(db_path, stats.get("archive/crawl_id"))
     click.echo(final_line(stats, isoformat(dt.datetime.now(dt.UTC)), time.monotonic() - started))
     # An error that ended the crawl after it started is taken here too, so it is not silenced.
     failure = f"the crawl failed: {start_errors[0]}" if start_errors else crawl_failure(stats, len(urls))
     if failure:
         raise click.ClickException(failure)
+
+
+def _report_failed_urls(db_path: str, crawl_id: int | None) -> None:
+    """One line on stderr for each URL named on the command line whose capture in this crawl
+    failed, with the reason recorded (robots.txt, scheme, credentials, HTTP status, ...)."""
+    if crawl_id is None:
+        return
+    import sqlite3
+
+    try:
+        with Archive.open(db_path, readonly=True) as archive:
+            failed = archive.failed_captures(crawl_id, "cli")
+    except (sqlite3.Error, OSError) as exc:
+        click.echo(f"cannot read the failed captures of crawl {crawl_id} back: {exc}", err=True)
+        return
+    for row in failed:
+        click.echo(f"not archived: {row['requested_url']}: {row['error'] or 'no reason recorded'}", err=True)
 
 
 def _hold_crawl_lock(db_path: str, wait: float) -> None:
@@ -149,11 +191,11 @@ def _hold_crawl_lock(db_path: str, wait: float) -> None:
     Waits up to ``wait`` seconds (``ARCHIVE_LOCK_WAIT``) for another crawl of the same archive,
     saying so on stderr; released when the command ends, or by the kernel if the process dies.
     """
-    from newscrawler.lock import ArchiveLocked, CrawlLock
+    from newscrawler.lock import ArchiveLocked, CrawlLock, format_seconds
 
     def waiting(holder: dict[str, Any]) -> None:
         click.echo(f"{db_path} is being crawled by pid {holder.get('pid', '?')}: waiting up to "
-                   f"{wait:g} s for it to finish", err=True)
+                   f"{format_seconds(wait)} s for it to finish", err=True)
 
     lock = CrawlLock(db_path)
     try:
@@ -287,8 +329,10 @@ def history(url: str, db_path: str, as_json: bool) -> None:
 @cli.command()
 @click.argument("url")
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path())
-@click.option("--from", "from_version", type=int, help="Older version number (default: to - 1).")
-@click.option("--to", "to_version", type=int, help="Newer version number (default: the latest).")
+@click.option("--from", "from_version", type=click.IntRange(min=1),
+              help="Older version number, from 1 (default: to - 1).")
+@click.option("--to", "to_version", type=click.IntRange(min=1),
+              help="Newer version number, from 1 (default: the latest).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text",
               show_default=True)
 def diff(url: str, db_path: str, from_version: int | None, to_version: int | None,
@@ -306,8 +350,8 @@ def diff(url: str, db_path: str, from_version: int | None, to_version: int | Non
         article = _article_or_fail(archive, url)
         versions = {row["version"]: row for row in archive.versions(article["id"])}
     latest = max(versions)
-    to_version = to_version or latest
-    from_version = from_version or max(to_version - 1, 1)
+    to_version = latest if to_version is None else to_version
+    from_version = max(to_version - 1, 1) if from_version is None else from_version
     for number in (to_version, from_version):
         if number not in versions:
             raise click.ClickException(

@@ -17,7 +17,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from newscrawler.lock import ArchiveLocked, CrawlLock, command_line, held_here
+from newscrawler.lock import ArchiveLocked, CrawlLock, command_line, format_seconds, held_here
 from newscrawler.store import Archive
 
 logger = logging.getLogger(__name__)
@@ -85,8 +85,8 @@ class ArchiveLock:
             return
 
         def waiting(holder: dict[str, Any]) -> None:
-            logger.warning("%s is being crawled by pid %s: waiting up to %g s for it to finish",
-                           self.db_path, holder.get("pid", "?"), self.wait)
+            logger.warning("%s is being crawled by pid %s: waiting up to %s s for it to finish",
+                           self.db_path, holder.get("pid", "?"), format_seconds(self.wait))
 
         try:
             self.lock = CrawlLock(self.db_path).acquire(self.wait, command=self.command, on_wait=waiting)

@@ -39,6 +39,14 @@ def command_line(argv: Iterable[str]) -> str:
     return shlex.join(os.fsencode(arg).decode("utf-8", "backslashreplace") for arg in argv)
 
 
+def format_seconds(seconds: float) -> str:
+    """Seconds as people write them: whole from 10 s on (``600``), else to a tenth with no
+    trailing zero (``5`` for 5.0002, ``1.5`` for 1.5004, ``0.2``)."""
+    if seconds >= 10:
+        return f"{seconds:.0f}"
+    return f"{seconds:.1f}".rstrip("0").rstrip(".")
+
+
 class ArchiveLocked(Exception):
     """Another crawl holds the archive's lock; ``holder`` is what its lock file says (may be {})."""
 
@@ -52,7 +60,7 @@ class ArchiveLocked(Exception):
         since = f", since {holder['started_at']}" if holder.get("started_at") else ""
         command = f": {holder['command']}" if holder.get("command") else ""
         super().__init__(f"another crawl is writing this archive ({who}{since}{command}); "
-                         f"gave up after waiting {waited:g} s for its lock {path}")
+                         f"gave up after waiting {format_seconds(waited)} s for its lock {path}")
 
 
 class CrawlLock:

@@ -1,6 +1,6 @@
 """Middlewares that keep a crawl to what an archive may fetch: http(s) URLs, public hosts, robots.txt;
-backoff on 429/503; Scrapy's meta refresh redirects, read from a page's head only; conditional
-re-fetches of archived articles and the same-bytes short cut.
+backoff on 429/503; Scrapy's redirects, stopped at the first repeated URL, and meta refresh redirects,
+read from a page's head only; conditional re-fetches of archived articles and the same-bytes short cut.
 
 Every request refused here raises :class:`~scrapy.exceptions.IgnoreRequest` from a downloader
 middleware, so the request's errback runs and an article URL ends as a ``failed`` capture with the
@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware as ScrapyRedirectMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigured, StopDownload
 from scrapy.http import HtmlResponse, Request, Response
@@ -26,6 +27,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
+from w3lib.url import canonicalize_url
 
 from newscrawler.changes import payload_digest
 from newscrawler.store import Archive
@@ -178,11 +180,17 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
     robots.txt costs neither the download nor a parser slowed down by millions of rules. Network
     errors keep Scrapy's rule (allow all): the article fetch then fails with its own error.
 
+    A robots.txt that cannot be downloaded at all is logged at DEBUG only (Scrapy logs it at ERROR
+    with a traceback): the request it was fetched for fails the same way and says so itself.
+
     Stats: ``robotstxt/unreachable`` (5xx), ``robotstxt/truncated``.
     """
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
+        robots_logger = logging.getLogger(ScrapyRobotsTxtMiddleware.__module__)
+        if not any(isinstance(f, _DemoteFetchErrors) for f in robots_logger.filters):
+            robots_logger.addFilter(_DemoteFetchErrors())
         self.max_size = crawler.settings.getint("ARCHIVE_ROBOTSTXT_MAXSIZE")
         self._unreachable: dict[str, str] = {}  # netloc -> why its robots.txt disallows everything
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
@@ -243,30 +251,53 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
             raise IgnoreRequest(f"{reason}: RFC 9309 says assume complete disallow") from None
 
 
+class _DemoteFetchErrors(logging.Filter):
+    """Logs Scrapy's robots.txt download errors (``Error downloading ...`` and a 50-line
+    traceback, at ERROR) at DEBUG: the site's own requests then fail with their own error, which
+    their errback records or reports in one line, so an unreachable site says so once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and str(record.msg).startswith("Error downloading"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
 def _is_robots_request(request: Request) -> bool:
     """Whether ``request`` is the robots.txt fetch of the robots.txt middleware."""
     return bool(request.meta.get("dont_obey_robotstxt")) and \
         urlparse_cached(request).path == "/robots.txt"
 
 
-class BackoffMiddleware:
-    """Slows a site down when it says so: honours Retry-After and backs off exponentially.
+_BACKING_OFF = "archive_backing_off"  # request meta: the site's delay was raised for this retry
 
-    A response whose status is in ``RETRY_HTTP_CODES`` (429, 503, ...) sets the delay of its
-    download slot (the site) before Scrapy's RetryMiddleware schedules the retry: the
-    ``Retry-After`` header (seconds, or an HTTP date, RFC 9110 section 10.2.3) when given, else
-    ``ARCHIVE_BACKOFF_BASE`` seconds doubled for each retry already made; never more than
-    ``ARCHIVE_BACKOFF_MAX`` seconds. The slot's own delay comes back with its next answer that is
-    not retried. Stats: ``archive/backoff/count``, ``archive/backoff/max_seconds``.
+
+class BackoffMiddleware:
+    """Slows a site down when it says so: honours Retry-After and backs off exponentially, for as
+    long as a request it was raised for still has a retry to come.
+
+    A response whose status is in ``RETRY_HTTP_CODES`` (429, 503, ...) and that Scrapy's
+    RetryMiddleware will retry sets the delay of its download slot (the site) before the retry is
+    scheduled: the ``Retry-After`` header (seconds, or an HTTP date, RFC 9110 section 10.2.3) when
+    given, else ``ARCHIVE_BACKOFF_BASE`` seconds doubled for each retry already made; never more
+    than ``ARCHIVE_BACKOFF_MAX`` seconds. The retry carries a mark; when it is answered (any
+    answer: a page, a redirect, an error, the last retryable status once retries are used up) the
+    mark is settled, and the slot's own delay comes back once no marked retry of the site is left.
+    So a URL whose retries gave up, or one that redirects, holds nothing up afterwards. Sees every
+    answer before RedirectMiddleware (600) and RetryMiddleware (550) act on it.
+
+    Stats: ``archive/backoff/count``, ``archive/backoff/max_seconds``.
     """
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         settings = crawler.settings
         self.codes = {int(code) for code in settings.getlist("RETRY_HTTP_CODES")}
+        self.retrying = settings.getbool("RETRY_ENABLED")
+        self.max_retry_times = settings.getint("RETRY_TIMES")
         self.base = settings.getfloat("ARCHIVE_BACKOFF_BASE", 2.0)
         self.cap = settings.getfloat("ARCHIVE_BACKOFF_MAX", 120.0)
         self._normal: dict[str, tuple[float, Any]] = {}  # slot key -> (delay, jitter) before backing off
+        self._pending: dict[str, int] = {}  # slot key -> marked retries not answered yet
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackoffMiddleware:
@@ -278,10 +309,8 @@ class BackoffMiddleware:
         slot = downloader.slots.get(key)
         if slot is None:
             return response
-        if response.status not in self.codes:
-            if key in self._normal:
-                slot.delay, jitter = self._normal.pop(key)
-                setattr(slot, _jitter_attribute(slot), jitter)
+        self._settle(request, key, slot)
+        if response.status not in self.codes or not self._will_retry(request):
             return response
         delay = retry_after_seconds(response.headers.get(b"Retry-After"))
         if delay is None:
@@ -290,12 +319,42 @@ class BackoffMiddleware:
         self._normal.setdefault(key, (slot.delay, getattr(slot, _jitter_attribute(slot))))
         slot.delay = max(slot.delay, delay)
         setattr(slot, _jitter_attribute(slot), 0)  # RANDOMIZE_DOWNLOAD_DELAY would wait as little as half
+        request.meta[_BACKING_OFF] = True  # RetryMiddleware copies it into the retry
+        self._pending[key] = self._pending.get(key, 0) + 1
         stats = self.crawler.stats
         stats.inc_value("archive/backoff/count")
         stats.max_value("archive/backoff/max_seconds", delay)
         logger.info("HTTP %s from %s: waiting %.1f s between requests to %s", response.status, request.url,
                     delay, key)
         return response
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """A marked retry that ended in an error (timeout, reset) is settled too."""
+        downloader = self.crawler.engine.downloader
+        key = downloader.get_slot_key(request)
+        slot = downloader.slots.get(key)
+        if slot is not None:
+            self._settle(request, key, slot)
+
+    def _will_retry(self, request: Request) -> bool:
+        """Whether RetryMiddleware retries this request on a retryable status (its rule and meta keys)."""
+        if not self.retrying or request.meta.get("dont_retry"):
+            return False
+        limit = request.meta.get("max_retry_times", self.max_retry_times)
+        return request.meta.get("retry_times", 0) < limit
+
+    def _settle(self, request: Request, key: str, slot: Any) -> None:
+        """A marked retry was answered: give the slot its own delay back when it was the last one."""
+        if not request.meta.pop(_BACKING_OFF, False):
+            return
+        self._pending[key] = self._pending.get(key, 1) - 1
+        if self._pending[key] > 0:
+            return
+        del self._pending[key]
+        if key in self._normal:
+            slot.delay, jitter = self._normal.pop(key)
+            setattr(slot, _jitter_attribute(slot), jitter)
+            logger.debug("%s: back to %.1f s between requests", key, slot.delay)
 
 
 def _jitter_attribute(slot: Any) -> str:
@@ -322,7 +381,35 @@ def retry_after_seconds(value: bytes | None) -> float | None:
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
-class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
+class StopRedirectLoops:
+    """Mixin for Scrapy's redirect middlewares (``BaseRedirectMiddleware._redirect``): a redirect
+    to a URL already visited in the same chain ends the chain there, instead of following the
+    loop until ``REDIRECT_MAX_TIMES`` (20) is used up.
+
+    URLs are compared after :func:`w3lib.url.canonicalize_url` (query arguments sorted, fragment
+    dropped). The request fails with :class:`~scrapy.exceptions.IgnoreRequest` saying which URL
+    came back, so an article URL ends as a ``failed`` capture with the loop in its error.
+    Stats: ``archive/redirect/loop``.
+    """
+
+    def _redirect(self, redirected: Request, request: Request, *args: Any, **kwargs: Any) -> Request:
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        seen = {canonicalize_url(url) for url in chain}
+        if canonicalize_url(redirected.url) in seen:
+            self.crawler.stats.inc_value("archive/redirect/loop")
+            hops = len(chain)
+            logger.debug("redirect loop: %s redirects back to %s", request.url, redirected.url)
+            raise IgnoreRequest(f"redirect loop: {request.url} redirects to {redirected.url}, already "
+                                f"visited (after {hops} {'hop' if hops == 1 else 'hops'})")
+        return super()._redirect(redirected, request, *args, **kwargs)  # type: ignore[misc]
+
+
+class RedirectMiddleware(StopRedirectLoops, ScrapyRedirectMiddleware):
+    """Scrapy's RedirectMiddleware (3xx ``Location``), stopped at the first repeated URL
+    (:class:`StopRedirectLoops`)."""
+
+
+class HeadMetaRefreshMiddleware(StopRedirectLoops, MetaRefreshMiddleware):
     """Scrapy's MetaRefreshMiddleware, shown only the first HEAD_BYTES of a page whose charset is declared.
 
     Scrapy looks for ``<meta http-equiv="refresh">`` (and ``<base href>``) in the first 4,096

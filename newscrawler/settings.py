@@ -25,6 +25,9 @@ CONCURRENT_ITEMS = 4
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Every request of ours has an errback that records (a failed capture) or reports (one WARNING
+# line) the failure: Scrapy's own give-up line would say it twice.
+RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
 DOWNLOAD_TIMEOUT = 30
 
 # Largest response read (bytes, after Content-Encoding): a sitemap may be 50 MB uncompressed
@@ -49,8 +52,12 @@ DOWNLOADER_MIDDLEWARES = {
     "newscrawler.middlewares.RobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "newscrawler.middlewares.HeadMetaRefreshMiddleware": 580,
-    # process_response runs before RetryMiddleware's (550) schedules the retry
-    "newscrawler.middlewares.BackoffMiddleware": 560,
+    # Scrapy's, stopping at the first repeated URL of a redirect chain
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "newscrawler.middlewares.RedirectMiddleware": 600,
+    # process_response sees every answer before RedirectMiddleware (600) follows it and
+    # RetryMiddleware (550) schedules the retry
+    "newscrawler.middlewares.BackoffMiddleware": 610,
     # validators on re-fetches; its process_response sees the body decompressed (HttpCompression: 590)
     "newscrawler.middlewares.ConditionalRequestMiddleware": 570,
 }

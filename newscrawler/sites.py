@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import logging
 import re
 import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import lxml.etree
 
 from newscrawler.urls import registered_domain
+
+logger = logging.getLogger(__name__)
 
 EXAMPLE = """\
 [[site]]
@@ -49,12 +54,46 @@ class SiteConfig:
         return not self.allow or any(p.search(url) for p in self.allow)
 
 
-def load_sites(path: str | Path) -> list[SiteConfig]:
+FIELDS = ("name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains")
+"""The keys a ``[[site]]`` table may have."""
+_HOST_PORT = re.compile(r"[^/:]+:\d+(/|$)")
+_LISTS = ("sitemaps", "feeds", "allow", "deny", "prune_xpath", "domains")
+
+
+@dataclasses.dataclass(frozen=True)
+class SkippedSite:
+    """A ``[[site]]`` table left out of the crawl: ``file`` it is in, ``site`` (its name, or
+    ``#N`` for the N-th table when it has no usable name), the ``field`` at fault, its ``value``
+    and the ``reason`` in words."""
+
+    file: str
+    site: str
+    field: str
+    value: object
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: site {self.site}: {self.field} = {self.value!r}: {self.reason}; site skipped"
+
+
+class _Bad(Exception):
+    def __init__(self, field: str, value: object, reason: str):
+        super().__init__(reason)
+        self.field, self.value, self.reason = field, value, reason
+
+
+def read_sites(path: str | Path) -> tuple[list[SiteConfig], list[SkippedSite]]:
     """Read a watched-sites file: a TOML array of ``[[site]]`` tables (see :data:`EXAMPLE`).
 
-    :raises ValueError: with the file, site and key at fault, for a file that is not TOML, a site
-        without name or without any sitemap or feed, a key of the wrong type, an unknown key, or a
-        pattern or XPath that does not compile.
+    Each table is checked on its own, up front: a bad one is skipped and returned with its
+    reason, so one typo cannot stop the sites listed after it. A table is bad when it has an
+    unknown key (the closest known one is suggested, by :func:`difflib.get_close_matches`), no
+    name or the name of an earlier site, no sitemap or feed, a value of the wrong type, a sitemap
+    or feed URL that is not an absolute http(s) URL or carries credentials (the crawl would refuse
+    it), or a pattern or XPath that does not compile.
+
+    :returns: ``(sites, skipped)``, both in file order.
+    :raises ValueError: naming the file, when it is not TOML or holds no ``[[site]]`` tables.
     :raises OSError: when the file cannot be read.
     """
     path = Path(path)
@@ -62,38 +101,106 @@ def load_sites(path: str | Path) -> list[SiteConfig]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text: {exc}") from exc
     tables = data.get("site")
-    if not isinstance(tables, list) or not tables:
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
         raise ValueError(f"{path}: no [[site]] tables")
-    known = {"name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains"}
-    sites = []
+    sites: list[SiteConfig] = []
+    skipped: list[SkippedSite] = []
+    names: set[str] = set()
     for number, table in enumerate(tables, start=1):
-        where = f"{path}: site {table.get('name') or number}"
-        unknown = set(table) - known
-        if unknown:
-            raise ValueError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
-        lists = {key: table.get(key, []) for key in ("sitemaps", "feeds", "allow", "deny", "prune_xpath", "domains")}
-        for key, value in lists.items():
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValueError(f"{where}: {key} must be a list of strings")
-        if not isinstance(table.get("name"), str) or not table["name"].strip():
-            raise ValueError(f"{where}: name must be a non-empty string")
-        if not lists["sitemaps"] and not lists["feeds"]:
-            raise ValueError(f"{where}: give at least one of sitemaps or feeds")
-        recheck = table.get("recheck", True)
-        if not isinstance(recheck, bool):
-            raise ValueError(f"{where}: recheck must be true or false")
+        name = table.get("name")
+        label = f"{name.strip()!r}" if isinstance(name, str) and name.strip() else f"#{number}"
         try:
-            allow = [re.compile(p) for p in lists["allow"]]
-            deny = [re.compile(p) for p in lists["deny"]]
-        except re.error as exc:
-            raise ValueError(f"{where}: bad pattern {exc.pattern!r}: {exc}") from exc
-        for expression in lists["prune_xpath"]:
-            try:
-                lxml.etree.XPath(expression)
-            except lxml.etree.XPathSyntaxError as exc:
-                raise ValueError(f"{where}: bad prune_xpath {expression!r}: {exc}") from exc
-        domains = {registered_domain(u) for u in lists["sitemaps"] + lists["feeds"]} | set(lists["domains"])
-        sites.append(SiteConfig(table["name"].strip(), lists["sitemaps"], lists["feeds"], allow, deny,
-                                lists["prune_xpath"], recheck, domains))
+            site = _site(table, names)
+        except _Bad as bad:
+            skipped.append(SkippedSite(str(path), label, bad.field, bad.value, bad.reason))
+            continue
+        names.add(site.name)
+        sites.append(site)
+    return sites, skipped
+
+
+def load_sites(path: str | Path) -> list[SiteConfig]:
+    """The usable sites of a watched-sites file (:func:`read_sites`); each skipped one is logged
+    as a WARNING.
+
+    :raises ValueError: as :func:`read_sites`.
+    :raises OSError: when the file cannot be read.
+    """
+    sites, skipped = read_sites(path)
+    for bad in skipped:
+        logger.warning("%s", bad)
     return sites
+
+
+def _site(table: dict, names: set[str]) -> SiteConfig:
+    """One ``[[site]]`` table as a :class:`SiteConfig`.
+
+    :raises _Bad: for the first field at fault.
+    """
+    for key in table:
+        if key not in FIELDS:
+            close = difflib.get_close_matches(key, FIELDS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(FIELDS)}"
+            raise _Bad(key, table[key], f"unknown key ({hint})")
+    name = table.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _Bad("name", name, "must be a non-empty string")
+    if name.strip() in names:
+        raise _Bad("name", name, "another site above has this name")
+    lists = {key: table.get(key, []) for key in _LISTS}
+    for key, value in lists.items():
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _Bad(key, value, "must be a list of strings")
+    if not lists["sitemaps"] and not lists["feeds"]:
+        raise _Bad("sitemaps", lists["sitemaps"], "give at least one of sitemaps or feeds")
+    for key in ("sitemaps", "feeds"):
+        for url in lists[key]:
+            problem = url_problem(url)
+            if problem:
+                raise _Bad(key, url, problem)
+    recheck = table.get("recheck", True)
+    if not isinstance(recheck, bool):
+        raise _Bad("recheck", recheck, "must be true or false")
+    patterns: dict[str, list[re.Pattern[str]]] = {}
+    for key in ("allow", "deny"):
+        patterns[key] = []
+        for pattern in lists[key]:
+            try:
+                patterns[key].append(re.compile(pattern))
+            except re.error as exc:
+                raise _Bad(key, pattern, f"not a regular expression: {exc}") from exc
+    for expression in lists["prune_xpath"]:
+        try:
+            lxml.etree.XPath(expression)
+        except lxml.etree.XPathSyntaxError as exc:
+            raise _Bad("prune_xpath", expression, f"not an XPath expression: {exc}") from exc
+    domains = {registered_domain(u) for u in lists["sitemaps"] + lists["feeds"]} | set(lists["domains"])
+    return SiteConfig(name.strip(), lists["sitemaps"], lists["feeds"], patterns["allow"], patterns["deny"],
+                      lists["prune_xpath"], recheck, domains)
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot start a crawl, in words (with a ``did you mean https://...?`` hint for
+    a URL without a scheme), or None when it is an absolute http(s) URL without credentials
+    (what :class:`newscrawler.middlewares.TargetGuardMiddleware` lets through)."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        return f"not a URL: {exc}"
+    if not parts.scheme or _HOST_PORT.match(url.strip()):  # "host:8080/path" parses as scheme "host"
+        first = url.strip().split("/")[0]
+        hint = f" (did you mean https://{url.strip()}?)" if "." in first or ":" in first else ""
+        return f"not an absolute URL: no scheme{hint}"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"{parts.scheme} scheme: only http(s) URLs are fetched"
+    if not parts.hostname:
+        return "not an absolute URL: no host"
+    if parts.username is not None or parts.password is not None:
+        return "the URL carries credentials (user:password@), which are never sent"
+    if any(c.isspace() for c in url.strip()):
+        return "the URL contains white space"
+    return None

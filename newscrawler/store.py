@@ -296,6 +296,13 @@ class Archive:
             "SELECT * FROM captures WHERE article_id = ? ORDER BY captured_at, id", [article_id]
         )
 
+    def failed_captures(self, crawl_id: int, discovered_via: str) -> list[dict[str, Any]]:
+        """The ``failed`` captures of one crawl found one way (``cli``: URLs named by the user),
+        oldest first: ``[{"requested_url", "status", "error"}, ...]``."""
+        return self._all(
+            "SELECT requested_url, status, error FROM captures WHERE crawl_id = ? AND outcome = ? "
+            "AND discovered_via = ? ORDER BY id", [crawl_id, Outcome.FAILED.value, discovered_via])
+
     def payload(self, digest: str) -> bytes | None:
         """The raw bytes stored under a payload digest (decompressed), or None.
 

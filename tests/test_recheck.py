@@ -113,4 +113,7 @@ def test_bad_sites_file_is_a_clear_error(tmp_path):
     sites.write_text('[[site]]\nname = "x"\nsitemaps = ["https://example.com/s.xml"]\ndeny = ["("]\n')
     proc = run_crawl(tmp_path / "news.db", "--sites", str(sites), check=False)
     assert proc.returncode == 1
-    assert "Error:" in proc.stderr and "site x: bad pattern '('" in proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"{sites}: site 'x': deny = '(': not a regular expression: missing ), unterminated subpattern at "
+        "position 0; site skipped",
+        f"Error: {sites}: no site can be crawled (each one is skipped above)"]

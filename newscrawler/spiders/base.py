@@ -446,7 +446,9 @@ class ArchiveSpider(scrapy.Spider):
     def discovery_failed(self, failure: Failure) -> None:
         """Count and log a sitemap, syndication feed or robots.txt that could not be fetched."""
         self.crawler.stats.inc_value("archive/discovery/failed")
-        logger.warning("could not fetch %s: %s", failure.request.url, _describe(failure))
+        site = failure.request.meta.get("site")
+        logger.warning("%scould not fetch %s: %s", f"site {site.name!r}: " if site else "",
+                       failure.request.url, _describe(failure))
 
     def unfetchable_response(self, response: Response) -> Capture:
         """A ``failed`` capture for a named page over ``ARCHIVE_PAGE_MAXSIZE`` (nothing of it kept)."""
@@ -457,7 +459,7 @@ class ArchiveSpider(scrapy.Spider):
 
     def unfetchable(self, url: str, reason: str) -> Capture:
         """A ``failed`` capture for a user-given URL that cannot even be requested."""
-        logger.error("cannot fetch %r: %s", url, reason)
+        logger.info("cannot fetch %r: %s", url, reason)  # a failed capture; newscrawler crawl prints it
         self.crawler.stats.inc_value("archive/start/failed")
         self.crawler.stats.inc_value("archive/scheduled")
         return Capture.failed(url, reason)
