@@ -51,6 +51,8 @@ DOWNLOADER_MIDDLEWARES = {
     "newscrawler.middlewares.HeadMetaRefreshMiddleware": 580,
     # process_response runs before RetryMiddleware's (550) schedules the retry
     "newscrawler.middlewares.BackoffMiddleware": 560,
+    # the exchange as sent and received, before decompression (what a WARC export writes)
+    "newscrawler.middlewares.ExchangeMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {
     "newscrawler.middlewares.OriginMiddleware": 40,

@@ -24,7 +24,7 @@ from w3lib.url import safe_url_string
 from newscrawler.changes import payload_digest
 from newscrawler.dates import utcnow_iso
 from newscrawler.items import Capture, Outcome
-from newscrawler.middlewares import ORIGIN
+from newscrawler.middlewares import ORIGIN, exchange_of
 from newscrawler.policy import should_fetch
 from newscrawler.sitemaps import Entry, parse_feed, parse_sitemap, sniff_xml
 from newscrawler.sites import SiteConfig, load_sites
@@ -406,6 +406,7 @@ class ArchiveSpider(scrapy.Spider):
             is_text=isinstance(response, TextResponse),
             discovered_via=response.meta.get("via", "cli"),
             hints=response.meta.get("hints") or {},
+            exchange=exchange_of(response),
         )
         if response.status == 304:
             item.settle(Outcome.NOT_MODIFIED, note="304 to a conditional request: not extracted")
