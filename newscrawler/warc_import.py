@@ -39,7 +39,6 @@ from warcio.recordloader import ArcWarcRecord
 from newscrawler.changes import payload_digest
 from newscrawler.items import Capture, Outcome
 from newscrawler.pipelines import ArchivePipeline, ExtractPipeline, classify_not_article
-from newscrawler.store import Archive
 
 logger = logging.getLogger(__name__)
 
@@ -304,7 +303,8 @@ class Importer:
         is_text = body is not None and issubclass(
             responsetypes.from_args(headers=headers, url=entry.uri, body=body[:5000]), TextResponse)
         request_headers = self._request_headers(entry)
-        exchange = {"protocol": _protocol(record, protocol), "peer_ip": record.rec_headers.get_header("WARC-IP-Address"),
+        exchange = {"protocol": _protocol(record, protocol),
+                    "peer_ip": record.rec_headers.get_header("WARC-IP-Address"),
                     "response_headers": pairs, "request_method": request_headers[0] if request_headers else None,
                     "request_headers": request_headers[1] if request_headers else None,
                     "payload_decoded": decoded, "payload_encoding": None}

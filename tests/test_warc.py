@@ -3,10 +3,18 @@ imports of WARCs ours and other tools', replay through pywb on loopback."""
 
 from __future__ import annotations
 
+import collections
 import gzip
 import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
-from tests.crawling import rows, run_crawl
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from tests.crawling import rows, run, run_crawl
 from tests.site import load_fixture_pages
 
 ARTICLES = [p for p in load_fixture_pages() if p["expected"].get("is_article", True)]
@@ -42,7 +50,8 @@ def test_capture_keeps_the_exchange_as_received(loopback_site, tmp_path):
         db, "SELECT c.final_url, e.protocol, e.response_headers, e.request_method, e.request_headers, "
             "e.peer_ip, e.payload_decoded, e.payload_encoding, c.content_length "
             "FROM capture_exchanges e JOIN captures c ON c.id = e.capture_id")}
-    protocol, headers, method, request_headers, ip, decoded, encoding, length = found[loopback_site.url("/news/gz.html")]
+    gz = found[loopback_site.url("/news/gz.html")]
+    protocol, headers, method, request_headers, ip, decoded, encoding, length = gz
     headers = json.loads(headers)
     assert (protocol, method, ip, decoded, encoding) == ("HTTP/1.0", "GET", "127.0.0.1", 1, None)
     assert ["Content-Encoding", "gzip"] in headers and ["Content-Length", str(len(data))] in headers
@@ -54,3 +63,178 @@ def test_capture_keeps_the_exchange_as_received(loopback_site, tmp_path):
     plain = found[loopback_site.url("/news/plain.html")]
     assert plain[5:7] == [0, None]
     assert not any(n == "Content-Encoding" for n, _ in json.loads(plain[1]))
+
+
+# --- an archive with every kind of capture, crawled four times -----------------------------------
+
+
+BIN = Path(sys.executable).parent
+EDIT = ("300,000 euros", "350,000 euros")
+
+
+def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "newscrawler", *args], check=check)
+
+
+def _tool(name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a console script installed beside this Python (warcio, wacz, wb-manager)."""
+    return run([str(BIN / name), *args], check=check)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    """An archive of four crawls of a loopback site: new pages (one gzip-encoded, one a PDF, one a
+    section front), then an edit, bytes changed with the same content, same bytes, a 304 to a
+    re-check, and a revert. Returns ``{"db", "site", "urls"}``."""
+    from tests.site import LoopbackSite
+
+    tmp = tmp_path_factory.mktemp("warc")
+    by_name = {p["name"]: p for p in load_fixture_pages()}
+    site = LoopbackSite(tmp / "site", keep_alive=True)
+    with site.serve():
+        names = {"edited": "www.coastlinetimes.example.harbour-dredging-delayed",
+                 "rebuilt": "www.rferl.org.putin-nato-clinton",
+                 "same": "www.rheinpost.example.bahnstrecke-gesperrt",
+                 "section": "www.northfieldcourier.example.section-local"}
+        for role, name in names.items():
+            site.add_page(f"/news/{role}.html", by_name[name]["html"])
+        route, _ = _gzip_route(by_name["www.northfieldcourier.example.council-approves-electric-bus-depot"]["html"])
+        site.add_route("/news/gzip.html", route)
+        site.add_file("/files/report.pdf", (Path(__file__).parent / "fixtures" / "report.pdf").read_bytes())
+        site.write_discovery()
+        urls = {role: site.url(f"/news/{role}.html") for role in (*names, "gzip")}
+        urls["pdf"] = site.url("/files/report.pdf")
+        db = tmp / "news.db"
+        run_crawl(db, *urls.values())                                      # crawl 1: all new
+        original = by_name[names["edited"]]["html"]
+        assert EDIT[0] in original
+        site.add_page("/news/edited.html", original.replace(*EDIT))
+        site.add_page("/news/rebuilt.html", by_name[names["rebuilt"]]["html"].replace(
+            "</head>", "<script>var build = 2;</script></head>"))
+        run_crawl(db, urls["edited"], urls["rebuilt"], urls["same"])       # crawl 2: changed, revisits
+        conn = sqlite3.connect(db)
+        conn.execute("UPDATE articles SET next_check_at = '2000-01-01T00:00:00Z' WHERE url = ?", [urls["same"]])
+        conn.commit()
+        conn.close()
+        run_crawl(db, "--recheck")                                         # crawl 3: a 304
+        site.add_page("/news/edited.html", original)
+        run_crawl(db, urls["edited"])                                      # crawl 4: reverted
+    outcomes = dict(rows(db, "SELECT outcome, count(*) FROM captures GROUP BY outcome"))
+    assert outcomes == {"new": 4, "not_article": 2, "changed": 1, "revisit": 2, "not_modified": 1,
+                        "reverted": 1}, outcomes
+    return {"db": db, "urls": urls, "tmp": tmp}
+
+
+def _records(path: Path) -> list[dict]:
+    """Every record of a WARC: its WARC headers (first value of each), HTTP headers and payload."""
+    found = []
+    with path.open("rb") as stream:
+        for record in ArchiveIterator(stream):
+            found.append({"type": record.rec_type, "warc": dict(record.rec_headers.headers),
+                          "http": list(record.http_headers.headers) if record.http_headers else None,
+                          "status": record.http_headers.get_statuscode() if record.http_headers else None,
+                          "payload": record.content_stream().read()})
+    return found
+
+
+def _check_with_warcio(path: Path) -> list[dict]:
+    """``warcio check`` passes and ``warcio index`` lists every record; returns the index lines."""
+    check = _tool("warcio", "check", "-v", str(path))
+    assert "digest pass" in check.stdout and "fail" not in check.stdout.lower()
+    index = _tool("warcio", "index", "-f", "warc-type,warc-target-uri,warc-record-id", str(path))
+    return [json.loads(line) for line in index.stdout.splitlines()]
+
+
+def test_export_warc_is_valid_deterministic_and_says_what_each_capture_was(history, tmp_path):
+    """warcio check and index pass; two exports are the same bytes; responses and requests,
+    revisits of both profiles pointing at records in the file, metadata for a capture whose bytes
+    were not kept, a conversion per version."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "news.warc.gz", tmp_path / "b" / "news.warc.gz"
+    out = _cli("export", "warc", "--db", str(history["db"]), str(first))
+    _cli("export", "warc", "--db", str(history["db"]), str(second))
+    assert first.read_bytes() == second.read_bytes()
+    assert "revisit 3" in out.stdout
+    index = _check_with_warcio(first)
+    records = _records(first)
+    assert len(index) == len(records)
+    kinds = collections.Counter(r["type"] for r in records)
+    # 11 captures: 5 responses (4 new, 1 changed), 3 revisits (same bytes, a 304, a revert), 3 whose
+    # bytes the archive did not keep (the PDF and the section front: not articles; a revisit by content)
+    assert kinds == {"warcinfo": 1, "response": 5, "request": 8, "revisit": 3, "metadata": 3,
+                     "conversion": 5}, kinds
+    ids = {r["warc"]["WARC-Record-ID"]: r for r in records}
+    urls = history["urls"]
+    revisits = {(r["warc"]["WARC-Target-URI"], r["warc"]["WARC-Profile"].rsplit("/", 1)[1]): r
+                for r in records if r["type"] == "revisit"}
+    assert set(revisits) == {(urls["same"], "identical-payload-digest"), (urls["edited"], "identical-payload-digest"),
+                             (urls["same"], "server-not-modified")}
+    for revisit in revisits.values():
+        original = ids[revisit["warc"]["WARC-Refers-To"]]
+        assert original["type"] == "response"
+        assert original["warc"]["WARC-Target-URI"] == revisit["warc"]["WARC-Refers-To-Target-URI"]
+        assert original["warc"]["WARC-Date"] == revisit["warc"]["WARC-Refers-To-Date"]
+        if "identical" in revisit["warc"]["WARC-Profile"]:
+            assert original["warc"]["WARC-Payload-Digest"] == revisit["warc"]["WARC-Payload-Digest"]
+    assert revisits[(urls["same"], "server-not-modified")]["status"] == "304"
+    # The gzip page's block is the decoded body: its headers say so, the received ones kept aside.
+    [gz] = [r for r in records if r["type"] == "response" and r["warc"]["WARC-Target-URI"] == urls["gzip"]]
+    names = [n for n, _ in gz["http"]]
+    assert "Content-Encoding" not in names and "X-Archive-Orig-Content-Encoding" in names
+    assert dict(gz["http"])["Content-Length"] == str(len(gz["payload"]))
+    assert gz["payload"].lower().startswith(b"<!doctype html>")
+    assert gz["warc"]["WARC-IP-Address"] == "127.0.0.1" and gz["warc"]["WARC-Protocol"] == "http/1.1"
+    for record in records:
+        if record["type"] == "request":
+            assert ids[record["warc"]["WARC-Concurrent-To"]]["type"] in ("response", "revisit")
+    metadata = {r["warc"]["WARC-Target-URI"]: json.loads(r["payload"]) for r in records if r["type"] == "metadata"}
+    assert {url: m["outcome"] for url, m in metadata.items()} == {
+        urls["rebuilt"]: "revisit", urls["section"]: "not_article", urls["pdf"]: "not_article"}
+    conversions = [json.loads(r["payload"]) for r in records if r["type"] == "conversion"]
+    versions = rows(history["db"], "SELECT a.url, v.version, v.headline, v.body, v.changed FROM versions v "
+                                   "JOIN articles a ON a.id = v.article_id ORDER BY v.captured_at")
+    assert [(c["article_url"], c["version"], c["headline"], c["body"], c["changed"]) for c in conversions] == [
+        (u, n, h, b, json.loads(c)) for u, n, h, b, c in versions]
+    for record in records:
+        if record["type"] == "conversion":
+            assert ids[record["warc"]["WARC-Refers-To"]]["type"] == "response"
+
+
+def test_export_warc_since_and_site_filters(history, tmp_path):
+    """--since N: only captures of crawls after N, their revisits still naming the earlier records;
+    --site: only that site; plain .warc when OUT does not end in .gz."""
+    later = tmp_path / "later.warc"
+    _cli("export", "warc", "--db", str(history["db"]), "--since", "1", str(later))
+    assert later.read_bytes().startswith(b"WARC/1.1")
+    _check_with_warcio(later)
+    records = _records(later)
+    assert collections.Counter(r["type"] for r in records) == {
+        "warcinfo": 1, "response": 1, "request": 4, "revisit": 3, "metadata": 1, "conversion": 1}
+    none = tmp_path / "none.warc.gz"
+    _cli("export", "warc", "--db", str(history["db"]), "--site", "example.org", str(none))
+    assert [r["type"] for r in _records(none)] == ["warcinfo"]
+
+
+def test_export_wacz_passes_wacz_validate(history, tmp_path):
+    """The WACZ has the WARC, a CDXJ index, pages.jsonl (a page per version: headline, body) and
+    datapackage.json; py-wacz's validator accepts it."""
+    import zipfile
+
+    out = tmp_path / "news.wacz"
+    _cli("export", "wacz", "--db", str(history["db"]), str(out))
+    check = _tool("wacz", "validate", "-f", str(out))
+    assert "Validation succeeded" in check.stdout
+    with zipfile.ZipFile(out) as wacz:
+        names = set(wacz.namelist())
+        assert {"archive/news.warc.gz", "indexes/index.cdx.gz", "pages/pages.jsonl", "datapackage.json"} <= names
+        pages = [json.loads(line) for line in wacz.read("pages/pages.jsonl").splitlines()]
+        index = gzip.decompress(wacz.read("indexes/index.cdx.gz")).decode().splitlines()
+        package = json.loads(wacz.read("datapackage.json"))
+    assert pages[0]["format"] == "json-pages-1.0"
+    assert [(p["url"], p["title"], p["text"]) for p in pages[1:]] == rows(
+        history["db"], "SELECT a.url, v.headline, v.body FROM versions v JOIN articles a ON a.id = v.article_id "
+                       "ORDER BY v.captured_at")
+    assert any(history["urls"]["gzip"] in line for line in index)
+    assert {r["path"] for r in package["resources"]} >= {"archive/news.warc.gz", "pages/pages.jsonl"}
+    assert all(r["hash"].startswith("sha256:") for r in package["resources"])
