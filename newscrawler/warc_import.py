@@ -13,7 +13,8 @@ A ``revisit`` is resolved to the bytes it repeats: by ``WARC-Refers-To``, else b
 ``WARC-Refers-To-Target-URI`` and ``-Date``, else by its payload digest; a server-not-modified
 revisit is a 304. Pages that are not HTML, or hold no article, are counted and skipped (no capture
 row) unless their URL is an archived article's, whose capture they then are, as in a crawl.
-``warcinfo``, ``request``, ``metadata`` and ``conversion`` records are counted and skipped. A
+``warcinfo``, ``request``, ``metadata`` and ``conversion`` records are counted and skipped, and so is
+a page whose URL and time the archive already has (a file imported twice). A
 truncated or corrupt file is read up to the damage: what came before is imported, the rest is
 reported (:attr:`FileReport.damage`).
 """
@@ -209,6 +210,10 @@ class Importer:
 
     async def _archive(self, capture: Capture, report: ImportReport) -> None:
         archive = self.store.archive
+        if archive.db.execute("SELECT 1 FROM captures WHERE final_url = ? AND captured_at = ? LIMIT 1",
+                              [capture.final_url, capture.captured_at]).fetchone():
+            report.skipped["already archived"] += 1  # the same file imported again
+            return
         known = archive.article(capture.url) is not None
         if capture.status == 304:
             if not known:

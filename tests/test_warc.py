@@ -238,3 +238,36 @@ def test_export_wacz_passes_wacz_validate(history, tmp_path):
     assert any(history["urls"]["gzip"] in line for line in index)
     assert {r["path"] for r in package["resources"]} >= {"archive/news.warc.gz", "pages/pages.jsonl"}
     assert all(r["hash"].startswith("sha256:") for r in package["resources"])
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+def _versions(db: Path) -> dict[str, list[tuple]]:
+    """Per article URL: its versions as (number, captured_at, content digest, changed fields)."""
+    found: dict[str, list[tuple]] = collections.defaultdict(list)
+    for url, *version in rows(db, "SELECT a.url, v.version, v.captured_at, v.content_digest, v.changed "
+                                  "FROM versions v JOIN articles a ON a.id = v.article_id ORDER BY a.url, v.version"):
+        found[url].append(tuple(version))
+    return dict(found)
+
+
+def test_round_trip_crawl_export_import_gives_the_same_articles_versions_and_changes(history, tmp_path):
+    """Crawl -> export -> import into a fresh archive: the same articles, versions (times, content,
+    changed fields) and outcomes; the revisit by content, of which the archive kept no bytes, is the
+    one capture a WARC cannot carry back. Importing the file again adds nothing."""
+    warc = tmp_path / "news.warc.gz"
+    _cli("export", "warc", "--db", str(history["db"]), str(warc))
+    fresh = tmp_path / "fresh.db"
+    out = _cli("import", str(warc), "--db", str(fresh))
+    assert "skipped 0" in out.stdout and "imported 8 (changed 1, new 4, not_modified 1, reverted 1, revisit 1)" in out.stdout
+    assert _versions(fresh) == _versions(history["db"])
+    outcomes = "SELECT final_url, captured_at, outcome, status, payload_digest FROM captures WHERE {} ORDER BY captured_at"
+    kept = "outcome != 'not_article' AND NOT (outcome = 'revisit' AND note NOT LIKE 'same bytes%')"
+    assert rows(fresh, outcomes.format("1")) == rows(history["db"], outcomes.format(kept))
+    [(decoded, headers)] = rows(fresh, "SELECT e.payload_decoded, e.response_headers FROM capture_exchanges e "
+                                       "JOIN captures c ON c.id = e.capture_id WHERE c.final_url = ?",
+                                [history["urls"]["gzip"]])
+    assert ["X-Archive-Orig-Content-Encoding", "gzip"] in json.loads(headers) and decoded == 0
+    again = _cli("import", str(warc), "--db", str(fresh))
+    assert "imported 0" in again.stdout and "already archived 8" in again.stdout
+    assert rows(fresh, "SELECT count(*) FROM captures") == [(8,)]
