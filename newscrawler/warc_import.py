@@ -111,18 +111,20 @@ def index_file(path: Path, number: int, report: FileReport) -> list[Entry]:
     entries: list[Entry] = []
     with path.open("rb") as stream:
         iterator = ArchiveIterator(stream, arc2warc=True)
-        offset = 0
+        offset = end = 0
         try:
             for record in iterator:
                 while record.raw_stream.read(_CHUNK):
                     pass
-                if getattr(record.raw_stream, "limit", 0):
-                    report.damage = (f"record at offset {iterator.get_record_offset()} is truncated: "
-                                     f"{record.raw_stream.limit} bytes of its block are missing")
+                if getattr(record.raw_stream, "limit", 0) or not record.rec_type:
+                    missing = getattr(record.raw_stream, "limit", 0)
+                    report.damage = (f"record at offset {iterator.get_record_offset()} is truncated"
+                                     + (f": {missing} bytes of its block are missing" if missing else ""))
                     break
                 offset = iterator.get_record_offset()
+                end = offset + iterator.get_record_length()
                 headers = record.rec_headers
-                report.records[record.rec_type] += 1
+                report.records[str(record.rec_type)] += 1
                 if record.rec_type not in PAGE_TYPES:
                     continue
                 entries.append(Entry(
@@ -137,6 +139,12 @@ def index_file(path: Path, number: int, report: FileReport) -> list[Entry]:
                     concurrent_to=[v for n, v in headers.headers if n.lower() == "warc-concurrent-to"]))
         except Exception as exc:  # ArchiveLoadFailed, zlib.error, EOFError: damage after the records read
             report.damage = f"unreadable after offset {offset}: {type(exc).__name__}: {exc}"
+        if report.damage is None:  # a gzip member cut short ends the iteration without an error
+            stream.seek(end)
+            rest = stream.read(_CHUNK)
+            if rest.strip(b"\r\n"):
+                report.damage = (f"{path.stat().st_size - end} bytes after offset {end} (the end of the last "
+                                 "whole record) are no WARC record: truncated or corrupt")
     if report.damage:
         logger.warning("%s: %s; imported what came before", path, report.damage)
     return entries

@@ -271,3 +271,142 @@ def test_round_trip_crawl_export_import_gives_the_same_articles_versions_and_cha
     again = _cli("import", str(warc), "--db", str(fresh))
     assert "imported 0" in again.stdout and "already archived 8" in again.stdout
     assert rows(fresh, "SELECT count(*) FROM captures") == [(8,)]
+
+
+def _http_response(status: str, headers: list[tuple[str, str]], body: bytes):
+    from warcio.statusandheaders import StatusAndHeaders
+
+    return StatusAndHeaders(status, headers, protocol="HTTP/1.1")
+
+
+def _chunked(data: bytes, size: int = 1000) -> bytes:
+    parts = [data[i:i + size] for i in range(0, len(data), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+
+
+def _hand_made_warc(path: Path, gzip_records: bool) -> dict[str, str]:
+    """A WARC written with warcio's WARCWriter as another crawler would (WARC/1.0 dates to the second):
+    an edited article's later version written first (import goes by time), its first version
+    chunked and gzip-encoded, a revisit naming its original only by URI and date, a PNG, a 404, a
+    non-article page, a warcinfo and a metadata record."""
+    import io
+
+    from warcio.warcwriter import WARCWriter
+
+    by_name = {p["name"]: p for p in load_fixture_pages()}
+    page = by_name["www.coastlinetimes.example.harbour-dredging-delayed"]["html"].encode("utf-8")
+    edited = page.replace(EDIT[0].encode(), EDIT[1].encode())
+    section = by_name["www.northfieldcourier.example.section-local"]["html"].encode("utf-8")
+    url = "https://www.coastline.example/news/harbour.html"
+    with path.open("wb") as stream:
+        writer = WARCWriter(stream, gzip=gzip_records)
+        writer.write_record(writer.create_warcinfo_record(path.name, {"software": "hand-made test crawler"}))
+
+        def response(uri, date, status, headers, body):
+            record = writer.create_warc_record(
+                uri, "response", payload=io.BytesIO(body), length=len(body),
+                http_headers=_http_response(status, headers, body), warc_headers_dict={"WARC-Date": date})
+            writer.write_record(record)
+            return record
+
+        html = [("Content-Type", "text/html; charset=utf-8")]
+        response(url, "2024-03-02T09:00:00Z", "200 OK", [*html, ("Content-Length", str(len(edited)))], edited)
+        original = gzip.compress(page, mtime=0)
+        first = response(url, "2024-03-01T09:00:00Z", "200 OK",
+                         [*html, ("Content-Encoding", "gzip"), ("Transfer-Encoding", "chunked")], _chunked(original))
+        revisit = writer.create_revisit_record(
+            url, first.rec_headers.get_header("WARC-Payload-Digest"), url, "2024-03-01T09:00:00Z",
+            http_headers=_http_response("200 OK", html, b""), warc_headers_dict={"WARC-Date": "2024-03-01T12:00:00Z"})
+        writer.write_record(revisit)
+        png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+        response("https://www.coastline.example/logo.png", "2024-03-01T09:01:00Z", "200 OK",
+                 [("Content-Type", "image/png")], png)
+        response("https://www.coastline.example/missing.html", "2024-03-01T09:02:00Z", "404 Not Found", html, b"gone")
+        response("https://www.coastline.example/local/", "2024-03-01T09:03:00Z", "200 OK", html, section)
+        data = b'{"note": "a crawler log line"}'
+        writer.write_record(writer.create_warc_record(url, "metadata", payload=io.BytesIO(data), length=len(data),
+                                                      warc_content_type="application/json"))
+    return {"url": url}
+
+
+@pytest.mark.parametrize("suffix", [".warc.gz", ".warc"])
+def test_a_warc_written_by_another_tool_imports(tmp_path, suffix):
+    """WARCWriter's records (gzip and plain): versions in time order whatever the file order, the
+    chunked gzip body undone, the revisit resolved by URI and date (a revisit), the PNG, the 404 and
+    the section front counted and skipped."""
+    warc = tmp_path / f"other{suffix}"
+    made = _hand_made_warc(warc, gzip_records=suffix.endswith(".gz"))
+    _check_with_warcio(warc)
+    db = tmp_path / "news.db"
+    out = _cli("import", str(warc), "--db", str(db))
+    assert "metadata 1, response 5, revisit 1, warcinfo 1" in out.stdout
+    assert "imported 3 (changed 1, new 1, revisit 1), skipped 3 (HTTP 404 1, not HTML 1, not an article 1)" in out.stdout
+    versions = rows(db, "SELECT v.version, v.captured_at, v.body FROM versions v JOIN articles a ON a.id = v.article_id "
+                        "WHERE a.url = ? ORDER BY v.version", [made["url"]])
+    assert [(n, at) for n, at, _ in versions] == [(1, "2024-03-01T09:00:00.000000Z"), (2, "2024-03-02T09:00:00.000000Z")]
+    assert EDIT[0] in versions[0][2] and EDIT[1] in versions[1][2]
+    assert rows(db, "SELECT captured_at, outcome FROM captures ORDER BY captured_at") == [
+        ("2024-03-01T09:00:00.000000Z", "new"), ("2024-03-01T12:00:00.000000Z", "revisit"),
+        ("2024-03-02T09:00:00.000000Z", "changed")]
+    [(decoded, headers)] = rows(db, "SELECT payload_decoded, response_headers FROM capture_exchanges e JOIN captures c "
+                                    "ON c.id = e.capture_id WHERE c.outcome = 'new'")
+    assert decoded == 1 and ["Content-Encoding", "gzip"] in json.loads(headers)
+    # ...and exported again, the block is the decoded body and says so
+    again = tmp_path / "again.warc.gz"
+    _cli("export", "warc", "--db", str(db), str(again))
+    _check_with_warcio(again)
+    [first] = [r for r in _records(again) if r["type"] == "response" and r["warc"]["WARC-Date"].startswith("2024-03-01")]
+    names = [n for n, _ in first["http"]]
+    assert "Content-Encoding" not in names and "Transfer-Encoding" not in names
+    assert {"X-Archive-Orig-Content-Encoding", "X-Archive-Orig-Transfer-Encoding"} <= set(names)
+    assert EDIT[0].encode() in first["payload"]
+
+
+@pytest.mark.parametrize("suffix", [".warc.gz", ".warc"])
+def test_a_truncated_or_corrupt_warc_is_read_up_to_the_damage(tmp_path, suffix):
+    """Cut inside the fifth record (or garbage there): the records before it are imported, the damage
+    is reported, the exit status is 1."""
+    whole = tmp_path / f"whole{suffix}"
+    _hand_made_warc(whole, gzip_records=suffix.endswith(".gz"))
+    offsets = [int(line["offset"]) for line in
+               map(json.loads, _tool("warcio", "index", "-f", "offset", str(whole)).stdout.splitlines())]
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[:offsets[4] + 40])
+    corrupt = tmp_path / f"corrupt{suffix}"
+    corrupt.write_bytes(data[:offsets[4]] + b"\x00garbage, not a record\r\n" * 20 + data[offsets[5]:])
+    for damaged in (cut, corrupt):
+        db = tmp_path / f"{damaged.stem}.db"
+        out = _cli("import", str(damaged), "--db", str(db), check=False)
+        assert out.returncode == 1, out.stdout + out.stderr
+        assert "DAMAGED" in out.stdout and "damaged file(s), read up to the damage" in out.stderr
+        # the edited version (record 2), the gzip original (3), the revisit (4) came before the damage
+        assert "imported 3 (changed 1, new 1, revisit 1)" in out.stdout, out.stdout
+        assert rows(db, "SELECT count(*) FROM versions") == [(2,)]
+
+
+def test_capture_http_warc_imports(loopback_site, tmp_path):
+    """A WARC recorded by warcio's capture_http (the raw bytes off the wire: gzip-encoded as sent)."""
+    import urllib.request
+
+    from warcio.capture_http import capture_http
+
+    route, _ = _gzip_route(ARTICLES[1]["html"])
+    loopback_site.add_route("/news/gz.html", route)
+    loopback_site.add_page("/news/plain.html", ARTICLES[0]["html"])
+    warc = tmp_path / "captured.warc.gz"
+    with capture_http(str(warc)):
+        for path in ("/news/gz.html", "/news/plain.html"):
+            with urllib.request.urlopen(loopback_site.url(path), timeout=10) as response:
+                response.read()
+    _check_with_warcio(warc)
+    db = tmp_path / "news.db"
+    out = _cli("import", str(warc), "--db", str(db))
+    assert "imported 2 (new 2)" in out.stdout
+    found = dict(rows(db, "SELECT a.url, v.headline FROM versions v JOIN articles a ON a.id = v.article_id"))
+    assert sorted(found.values()) == sorted(p["expected"]["headline"] for p in ARTICLES[:2])
+    [(method, request_headers, ip)] = rows(
+        db, "SELECT request_method, request_headers, peer_ip FROM capture_exchanges e JOIN captures c "
+            "ON c.id = e.capture_id WHERE c.final_url LIKE '%gz.html'")
+    assert method == "GET" and "Python-urllib" in dict(json.loads(request_headers))["User-Agent"]
+    assert ip == "127.0.0.1"
