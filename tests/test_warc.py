@@ -1,6 +1,7 @@
 """WARC in and out (issue 22): the exchange kept per capture, exports checked by warcio and py-wacz,
 imports of WARCs ours and other tools', replay through pywb on loopback."""
 
+# ruff: noqa: E501  (long expected summary lines and SQL read better whole)
 from __future__ import annotations
 
 import collections
@@ -410,3 +411,41 @@ def test_capture_http_warc_imports(loopback_site, tmp_path):
             "ON c.id = e.capture_id WHERE c.final_url LIKE '%gz.html'")
     assert method == "GET" and "Python-urllib" in dict(json.loads(request_headers))["User-Agent"]
     assert ip == "127.0.0.1"
+
+
+def test_export_of_an_archive_made_before_schema_10_gives_resource_records(tmp_path):
+    """An archive left at the schema before m010 (no capture_exchanges): captures become resource
+    records, a same-bytes revisit a revisit without HTTP headers; warcio accepts the file and it
+    imports into a fresh archive."""
+    import sqlite_utils
+
+    from newscrawler.extraction import extract_article
+    from newscrawler.items import Capture, Outcome
+    from newscrawler.migrations import MIGRATIONS
+    from newscrawler.store import Archive
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    before = MIGRATIONS.names().index("m010_capture_exchanges")
+    for migration in MIGRATIONS[:before]:
+        migration(db)
+    db.execute(f"PRAGMA user_version = {before}")
+    old = Archive(db, path)
+    html = ARTICLES[0]["html"].encode("utf-8")
+    url = "https://www.example.com/news/a.html"
+    extracted = extract_article(html, url).to_dict()
+    old.record(Capture(requested_url=url, final_url=url, status=200, captured_at="2025-01-01T10:00:00.000000Z",
+                       content_type="text/html", body=html, is_text=True, extracted=extracted))
+    old.record(Capture(requested_url=url, final_url=url, status=200, captured_at="2025-01-02T10:00:00.000000Z",
+                       content_type="text/html", body=html, is_text=True).settle(Outcome.REVISIT))
+    old.close()
+    warc = tmp_path / "old.warc.gz"
+    _cli("export", "warc", "--db", str(path), str(warc))
+    _check_with_warcio(warc)
+    records = _records(warc)
+    assert [r["type"] for r in records] == ["warcinfo", "resource", "conversion", "revisit"]
+    assert records[1]["payload"] == html and records[3]["warc"]["WARC-Refers-To"] == records[1]["warc"]["WARC-Record-ID"]
+    assert rows(path, "PRAGMA user_version") == [(before,)]  # the export did not migrate it
+    fresh = tmp_path / "fresh.db"
+    out = _cli("import", str(warc), "--db", str(fresh))
+    assert "imported 2 (new 1, revisit 1)" in out.stdout
