@@ -18,7 +18,9 @@ members carry no time). Records, in capture order (``captured_at``, then id):
 - a capture that received a response the archive did not keep the bytes of (a revisit by content,
   a page not kept for review): a ``metadata`` record (JSON) of what the capture row says.
 - per version: a ``conversion`` record (JSON: headline, body, metadata, the changed fields, the
-  capture's outcome) with ``WARC-Refers-To`` its response (or resource) record.
+  capture's outcome) with ``WARC-Refers-To`` its response (or resource) record and
+  ``WARC-Refers-To-Target-URI`` the page; its own target is ``urn:x-newscrawler:version:N:<url>``,
+  since a replay tool given the page's URL serves whichever record of that URL and time it finds.
 
 A response record never has headers that disagree with its block: where Scrapy stored the decoded
 body, ``Content-Encoding`` is renamed ``X-Archive-Orig-Content-Encoding``; ``Transfer-Encoding``
@@ -341,11 +343,13 @@ class WarcExporter:
         data = json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
         refers_to = capture_record_id(capture)
         conversion_id = record_id("conversion", refers_to, row["content_digest"])
+        # Not the page's URL as target: replay tools (pywb) would serve this JSON for the page.
+        target = f"urn:x-newscrawler:version:{row['version']}:{common['WARC-Target-URI']}"
         record = writer.create_warc_record(
-            common["WARC-Target-URI"], "conversion", payload=io.BytesIO(data), length=len(data),
-            warc_content_type=JSON_TYPE,
-            warc_headers_dict={"WARC-Record-ID": conversion_id, "WARC-Target-URI": common["WARC-Target-URI"],
-                               "WARC-Date": common["WARC-Date"], "WARC-Refers-To": refers_to})
+            target, "conversion", payload=io.BytesIO(data), length=len(data), warc_content_type=JSON_TYPE,
+            warc_headers_dict={"WARC-Record-ID": conversion_id, "WARC-Target-URI": target,
+                               "WARC-Date": common["WARC-Date"], "WARC-Refers-To": refers_to,
+                               "WARC-Refers-To-Target-URI": common["WARC-Target-URI"]})
         writer.write_record(record)
         counts.count("conversion")
         counts.versions.append({"id": conversion_id.strip("<>").removeprefix("urn:uuid:"),
