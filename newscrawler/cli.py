@@ -462,7 +462,13 @@ def serve(db_path: str, host: str, port: int, config_dir: Path) -> None:
 
 @cli.group()
 def export() -> None:
-    """Write the archive in a format other tools read (WARC, WACZ)."""
+    """Write the archive in a format other tools read (WARC, WACZ).
+
+    \b
+    Example:
+        newscrawler export warc --db archive/news.db news.warc.gz
+        newscrawler export wacz --db archive/news.db news.wacz
+    """
 
 
 def _export_filters(f: Any) -> Any:
