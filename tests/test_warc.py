@@ -449,3 +449,41 @@ def test_export_of_an_archive_made_before_schema_10_gives_resource_records(tmp_p
     fresh = tmp_path / "fresh.db"
     out = _cli("import", str(warc), "--db", str(fresh))
     assert "imported 2 (new 1, revisit 1)" in out.stdout
+
+
+def test_pywb_replays_an_exported_page(history, tmp_path):
+    """A real pywb on loopback (wb-manager init/add, wayback) returns the archived gzip page's body."""
+    import socket
+    import time
+    import urllib.request
+
+    if not (BIN / "wb-manager").exists():
+        pytest.skip("pywb is not installed (pip install -e '.[test]')")
+    warc = tmp_path / "news.warc.gz"
+    _cli("export", "warc", "--db", str(history["db"]), str(warc))
+    root = tmp_path / "pywb"
+    root.mkdir()
+    run([str(BIN / "wb-manager"), "init", "news"], cwd=root)
+    run([str(BIN / "wb-manager"), "add", "news", str(warc)], cwd=root)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(BIN / "wayback"), "-b", "127.0.0.1", "-p", str(port)], cwd=root,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/news/2026id_/{history['urls']['gzip']}"
+        body = None
+        for _ in range(60):
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    body = response.read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        expected = rows(history["db"], "SELECT v.body FROM versions v JOIN articles a ON a.id = v.article_id "
+                                       "WHERE a.url = ?", [history["urls"]["gzip"]])[0][0]
+        assert body is not None and body.lower().startswith(b"<!doctype html>")
+        assert expected.split("\n")[0][:60].encode() in body.replace(b"&#x27;", b"'").replace(b"&#39;", b"'")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
