@@ -104,6 +104,12 @@ class Capture:
     """The article's current version extracted again by this capture's extractor, in a worker, when
     the version was made by another one: ``{"version_id", "extractor", "headline", "body"}`` (the
     extraction-drift check, :func:`newscrawler.versioning.decide`)."""
+    exchange: dict[str, Any] | None = None
+    """The HTTP exchange as it went over the wire, for WARC records
+    (:func:`newscrawler.middlewares.exchange_of`): ``{"protocol", "peer_ip", "response_headers",
+    "request_method", "request_headers", "payload_decoded", "payload_encoding"}``, headers as
+    ``[[name, value], ...]`` in the order received; None when nothing was received or it is not
+    known (captures imported from a WARC carry the record's)."""
     recorded: Recorded | None = None
     """After archiving: what was written."""
 

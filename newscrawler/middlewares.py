@@ -550,3 +550,77 @@ class ConditionalRequestMiddleware:
         if self._archive is not None:
             self._archive.close()
             self._archive = None
+EXCHANGE = "archive_exchange"
+"""Request meta key: the HTTP exchange as it went over the wire (:class:`ExchangeMiddleware`)."""
+
+#: Request headers whose values are never kept (credentials): their names are kept, the value
+#: becomes ``***``, as credentials in URLs are (:func:`newscrawler.store.redact_url`).
+REDACTED_REQUEST_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def _header_pairs(headers: Any) -> list[list[str]]:
+    """Scrapy or Twisted headers as ``[[name, value], ...]`` (latin-1 text), each name's values in
+    the order received, names in the order first seen (all Scrapy and Twisted keep)."""
+    pairs = []
+    for name, values in headers.items():
+        name = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+        for value in values if isinstance(values, list) else [values]:
+            pairs.append([name, value.decode("latin-1") if isinstance(value, bytes) else str(value)])
+    return pairs
+
+
+class ExchangeMiddleware:
+    """Keeps what a WARC record of the fetch needs, as it went over the wire (``request.meta[EXCHANGE]``).
+
+    Placed next to the download handler (``DOWNLOADER_MIDDLEWARES`` 950, above HttpCache 900,
+    HttpCompression 590 and Redirect 600), so ``process_response`` sees each hop's response as
+    received, before Scrapy undoes its Content-Encoding (and drops that header), and its request
+    with every header the other middlewares set. ``request.meta[EXCHANGE]`` becomes::
+
+        {"protocol": "HTTP/1.1", "peer_ip": "127.0.0.1" or None,
+         "response_headers": [[name, value], ...], "request_method": "GET",
+         "request_headers": [[name, value], ...]}
+
+    Header names come as Scrapy normalises them (``Content-Type``), each name's values in the order
+    received, names in the order first seen: Twisted keeps no finer order. The Host header Twisted's
+    agent adds is listed when the request had none; credentials are redacted
+    (:data:`REDACTED_REQUEST_HEADERS`). Scrapy gives no reason phrase: a WARC export writes the
+    standard one (:class:`http.HTTPStatus`). The peer IP is ``response.ip_address`` (None from the
+    HTTP cache or a handler that does not set it).
+    """
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        request_headers = _header_pairs(request.headers)
+        if not any(name.lower() == "host" for name, _ in request_headers):
+            request_headers.insert(0, ["Host", urlparse_cached(request).netloc])
+        for pair in request_headers:
+            if pair[0].lower() in REDACTED_REQUEST_HEADERS:
+                pair[1] = "***"
+        ip = getattr(response, "ip_address", None)
+        request.meta[EXCHANGE] = {
+            "protocol": getattr(response, "protocol", None) or None,
+            "peer_ip": str(ip) if ip is not None else None,
+            "response_headers": _header_pairs(response.headers),
+            "request_method": request.method,
+            "request_headers": request_headers,
+        }
+        return response
+
+
+def exchange_of(response: Response) -> dict[str, Any] | None:
+    """The exchange :class:`ExchangeMiddleware` kept for ``response``, completed with what the
+    stored payload is: ``payload_decoded`` (True when Scrapy undid a Content-Encoding, so the body
+    is not the bytes received) and ``payload_encoding`` (the Content-Encoding the body still has,
+    e.g. one Scrapy cannot undo; None for none). None without the middleware."""
+    exchange = response.meta.get(EXCHANGE) if response.request is not None else None
+    if exchange is None:
+        return None
+    received = _codings(v for n, v in exchange["response_headers"] if n.lower() == "content-encoding")
+    remaining = _codings(v.decode("latin-1") for v in response.headers.getlist("Content-Encoding"))
+    return {**exchange, "payload_decoded": bool(received) and received != remaining,
+            "payload_encoding": ", ".join(remaining) or None}
+
+
+def _codings(values: Any) -> list[str]:
+    """Content-Encoding header values as a list of codings, lower case, ``identity`` left out."""
+    return [c for value in values for c in (part.strip().lower() for part in value.split(",")) if c and c != "identity"]

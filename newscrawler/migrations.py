@@ -332,3 +332,26 @@ def m030_discovery_problems(db: sqlite_utils.Database) -> None:
         CREATE INDEX discovery_problems_by_url ON discovery_problems (url, found_at);
         """
     )
+
+
+@MIGRATIONS()
+def m010_capture_exchanges(db: sqlite_utils.Database) -> None:
+    """What a WARC record of a capture needs beyond the ``captures`` row, kept from now on
+    (:class:`newscrawler.middlewares.ExchangeMiddleware`): the protocol, the response headers as
+    received and the request as sent (JSON ``[[name, value], ...]``), the peer IP, and whether the
+    stored payload is the decoded body. Captures made before have no row here: a WARC export
+    writes them as ``resource`` records (docs/warc.md)."""
+    db.executescript(
+        """
+        CREATE TABLE capture_exchanges (
+            capture_id INTEGER PRIMARY KEY REFERENCES captures(id),
+            protocol TEXT,
+            response_headers TEXT NOT NULL DEFAULT '[]',
+            request_method TEXT,
+            request_headers TEXT,
+            peer_ip TEXT,
+            payload_decoded INTEGER NOT NULL DEFAULT 0,
+            payload_encoding TEXT
+        );
+        """
+    )

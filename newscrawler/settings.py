@@ -60,6 +60,8 @@ DOWNLOADER_MIDDLEWARES = {
     "newscrawler.middlewares.BackoffMiddleware": 610,
     # validators on re-fetches; its process_response sees the body decompressed (HttpCompression: 590)
     "newscrawler.middlewares.ConditionalRequestMiddleware": 570,
+    # the exchange as sent and received, before decompression (what a WARC export writes)
+    "newscrawler.middlewares.ExchangeMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {
     "newscrawler.middlewares.OriginMiddleware": 40,

@@ -128,6 +128,7 @@ class Archive:
         self.boilerplate_min_articles = versioning.BOILERPLATE_MIN_ARTICLES
         self.shrink_ratio = versioning.SHRINK_RATIO
         self.payloads = Payloads(db)
+        self._has_exchanges: bool | None = None
 
     @classmethod
     def open(cls, path: str | Path, *, readonly: bool = False, migrate: bool = True) -> Archive:
@@ -490,6 +491,39 @@ class Archive:
                         note: str | None = None) -> int:
         if raw_digest is None and capture.body:
             raw_digest = payload_digest(capture.body)
+        capture_id = self._insert_capture_row(capture, crawl_id, article_id, version_id, outcome, raw_digest, note)
+        if capture.exchange is not None:
+            self._insert_exchange(capture_id, capture.exchange)
+        return capture_id
+
+    def _insert_exchange(self, capture_id: int, exchange: dict[str, Any]) -> None:
+        """The ``capture_exchanges`` row of a capture (:attr:`newscrawler.items.Capture.exchange`)."""
+        request_headers = exchange.get("request_headers")
+        self.db["capture_exchanges"].insert({
+            "capture_id": capture_id, "protocol": exchange.get("protocol"),
+            "response_headers": json.dumps(exchange.get("response_headers") or []),
+            "request_method": exchange.get("request_method"),
+            "request_headers": json.dumps(request_headers) if request_headers is not None else None,
+            "peer_ip": exchange.get("peer_ip"), "payload_decoded": bool(exchange.get("payload_decoded")),
+            "payload_encoding": exchange.get("payload_encoding")})
+
+    def exchange(self, capture_id: int) -> dict[str, Any] | None:
+        """A capture's ``capture_exchanges`` row, headers decoded to ``[[name, value], ...]``; None for
+        a capture made before schema 10 (or one that received nothing)."""
+        if self._has_exchanges is None:  # a read-only open of an older archive lacks the table
+            self._has_exchanges = self.db["capture_exchanges"].exists()
+        if not self._has_exchanges:
+            return None
+        row = self._one("SELECT * FROM capture_exchanges WHERE capture_id = ?", [capture_id])
+        if row is not None:
+            row["response_headers"] = json.loads(row["response_headers"] or "[]")
+            row["request_headers"] = json.loads(row["request_headers"]) if row["request_headers"] else None
+            row["payload_decoded"] = bool(row["payload_decoded"])
+        return row
+
+    def _insert_capture_row(self, capture: Capture, crawl_id: int | None, article_id: int | None,
+                            version_id: int | None, outcome: Outcome, raw_digest: str | None,
+                            note: str | None) -> int:
         return self.db["captures"].insert({
             "article_id": article_id, "version_id": version_id, "crawl_id": crawl_id,
             "captured_at": capture.captured_at, "requested_url": redact_url(capture.requested_url),

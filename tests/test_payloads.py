@@ -9,9 +9,9 @@ import zstandard
 from click.testing import CliRunner
 
 from newscrawler.cli import cli
-from newscrawler.payloads import DICTIONARY_MAX_BYTES
 from newscrawler.items import Capture
 from newscrawler.migrations import MIGRATIONS
+from newscrawler.payloads import DICTIONARY_MAX_BYTES
 from newscrawler.store import Archive
 from tests.site import FIXTURES
 

@@ -24,7 +24,7 @@ from w3lib.url import safe_url_string
 from newscrawler.dates import utcnow_iso
 from newscrawler.extensions import DISCOVERY_PROBLEM
 from newscrawler.items import Capture, Outcome
-from newscrawler.middlewares import COMPARE, CONDITIONAL, ORIGIN, REFRESH_ELSEWHERE, SAME_BYTES
+from newscrawler.middlewares import COMPARE, CONDITIONAL, ORIGIN, REFRESH_ELSEWHERE, SAME_BYTES, exchange_of
 from newscrawler.policy import should_fetch
 from newscrawler.sitemaps import Entry, parse_feed, parse_sitemap, sniff_xml
 from newscrawler.sites import SiteConfig, load_sites
@@ -424,6 +424,7 @@ class ArchiveSpider(scrapy.Spider):
             is_text=isinstance(response, TextResponse),
             discovered_via=response.meta.get("via", "cli"),
             hints=response.meta.get("hints") or {},
+            exchange=exchange_of(response),
         )
         if response.meta.get(REFRESH_ELSEWHERE):
             item.note = f"meta refresh to another site not followed: {response.meta[REFRESH_ELSEWHERE]}"
