@@ -6,6 +6,7 @@ import dataclasses
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import lxml.etree
 
@@ -20,7 +21,13 @@ allow = ['/a/']                          # regular expressions searched in artic
 deny = ['/video/', '/podcast/']
 prune_xpath = ['//div[@class="media-block"]']   # removed before extraction
 recheck = true                           # re-check this site's articles on schedule
+notify = ["mailto://user:password@example.org?to=desk@example.org"]   # Apprise URLs told of changes
+notify_kinds = ["correction", "stealth"]  # notify_* filters: see docs/notifications.md
 """
+
+#: Per-site notification options (``notify_<name>``), as :meth:`newscrawler.notify.Filters.from_options`
+#: takes them, plus ``digest``.
+NOTIFY_OPTIONS = ("headline_only", "kinds", "min_words", "changes", "urls", "digest")
 
 
 @dataclasses.dataclass
@@ -30,7 +37,9 @@ class SiteConfig:
     ``allow``/``deny`` are compiled regular expressions searched in article URLs (an empty
     ``allow`` allows all; ``deny`` wins); ``prune_xpath`` XPath expressions whose elements are
     removed before extraction; ``domains`` the registered domains the site's articles live on
-    (from its sitemap and feed URLs, plus any listed).
+    (from its sitemap and feed URLs, plus any listed); ``notify`` Apprise URLs told of this site's
+    changes and health alerts, with ``notify_options`` (filters and ``digest``, keys of
+    :data:`NOTIFY_OPTIONS` without their ``notify_`` prefix; :mod:`newscrawler.notify`).
     """
 
     name: str
@@ -41,6 +50,8 @@ class SiteConfig:
     prune_xpath: list[str]
     recheck: bool
     domains: set[str]
+    notify: list[str] = dataclasses.field(default_factory=list)
+    notify_options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def allows(self, url: str) -> bool:
         """Whether an article URL passes this site's allow and deny patterns."""
@@ -65,14 +76,16 @@ def load_sites(path: str | Path) -> list[SiteConfig]:
     tables = data.get("site")
     if not isinstance(tables, list) or not tables:
         raise ValueError(f"{path}: no [[site]] tables")
-    known = {"name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains"}
+    known = {"name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains", "notify",
+             *(f"notify_{option}" for option in NOTIFY_OPTIONS)}
     sites = []
     for number, table in enumerate(tables, start=1):
         where = f"{path}: site {table.get('name') or number}"
         unknown = set(table) - known
         if unknown:
             raise ValueError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
-        lists = {key: table.get(key, []) for key in ("sitemaps", "feeds", "allow", "deny", "prune_xpath", "domains")}
+        lists = {key: table.get(key, []) for key in ("sitemaps", "feeds", "allow", "deny", "prune_xpath", "domains",
+                                                      "notify")}
         for key, value in lists.items():
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ValueError(f"{where}: {key} must be a list of strings")
@@ -94,6 +107,23 @@ def load_sites(path: str | Path) -> list[SiteConfig]:
             except lxml.etree.XPathSyntaxError as exc:
                 raise ValueError(f"{where}: bad prune_xpath {expression!r}: {exc}") from exc
         domains = {registered_domain(u) for u in lists["sitemaps"] + lists["feeds"]} | set(lists["domains"])
+        options = {option: table[f"notify_{option}"] for option in NOTIFY_OPTIONS if f"notify_{option}" in table}
+        _check_notify(where, lists["notify"], options)
         sites.append(SiteConfig(table["name"].strip(), lists["sitemaps"], lists["feeds"], allow, deny,
-                                lists["prune_xpath"], recheck, domains))
+                                lists["prune_xpath"], recheck, domains, lists["notify"], options))
     return sites
+
+
+def _check_notify(where: str, urls: list[str], options: dict[str, Any]) -> None:
+    """:raises ValueError: for a notify URL Apprise does not understand or a notify_* option that does not parse."""
+    from newscrawler.notify import Filters, check_url
+
+    for url in urls:
+        try:
+            check_url(url)
+        except ValueError as exc:
+            raise ValueError(f"{where}: notify: {exc}") from exc
+    filters = {k: v for k, v in options.items() if k != "digest"}
+    Filters.from_options(filters, where=f"{where}: notify_")
+    if "digest" in options and not isinstance(options["digest"], bool):
+        raise ValueError(f"{where}: notify_digest must be true or false")

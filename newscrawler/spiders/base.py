@@ -23,6 +23,7 @@ from w3lib.url import safe_url_string
 
 from newscrawler.changes import payload_digest
 from newscrawler.dates import utcnow_iso
+from newscrawler.health import ENTRIES_STAT
 from newscrawler.items import Capture, Outcome
 from newscrawler.middlewares import ORIGIN
 from newscrawler.policy import should_fetch
@@ -362,6 +363,8 @@ class ArchiveSpider(scrapy.Spider):
             logger.warning("ignoring invalid sitemap %s", response.url)
             return
         self.crawler.stats.inc_value(f"archive/discovery/{kind}")
+        if kind != "sitemapindex":  # entries per site, for the site health check (newscrawler.health)
+            self.crawler.stats.inc_value(f"{ENTRIES_STAT}{registered_domain(response.url)}", len(entries))
         for entry in entries:
             if kind == "sitemapindex":
                 yield self.discovery_request(response.urljoin(entry.url), self.parse_sitemap,
@@ -380,6 +383,7 @@ class ArchiveSpider(scrapy.Spider):
             logger.warning("ignoring invalid syndication feed %s", response.url)
             return
         self.crawler.stats.inc_value("archive/discovery/feed")
+        self.crawler.stats.inc_value(f"{ENTRIES_STAT}{registered_domain(response.url)}", len(entries))
         for entry in entries:
             self.queue_article(response.urljoin(entry.url), "feed", entry,
                                site=response.meta.get("site"), origin=response.meta.get(ORIGIN))
