@@ -378,23 +378,30 @@ def digest_message(rows: Sequence[dict[str, Any]], crawl_id: int | None) -> Mess
 
 # --- sending --------------------------------------------------------------------------------------
 
-def send(url: str, message: Message, timeout: float, warning: bool = False) -> str | None:
-    """Send ``message`` through the Apprise URL ``url``: HTML to services that take it (their default
-    format is HTML, as e-mail's is), else the text. ``timeout``: seconds to connect and to wait for
+def send(url: str, message: Message, timeout: float, warning: bool = False, plugin: Any = None) -> str | None:
+    """Send ``message`` through the Apprise URL ``url``: HTML to services that prefer it (e-mail, or a
+    URL with ``format=html``), else the text (``format=text``). ``timeout``: seconds to connect and to wait for
     each read (Apprise's ``cto``/``rto``), unless the URL sets them.
+
+    ``plugin``: the Apprise service object of ``url`` from an earlier send, so that Apprise's pause
+    between two messages to one service (its rate limit) holds.
 
     Returns None when sent, else why not in words (Apprise's warnings); never raises for a failed send.
     """
     import apprise
 
-    plugin = _plugin(url)
+    plugin = plugin or _plugin(url)
     if plugin is None:
         return f"not an Apprise URL it can send to: {masked_url(url)}"
     if "cto=" not in url:
         plugin.socket_connect_timeout = timeout
     if "rto=" not in url:
         plugin.socket_read_timeout = timeout
-    as_html = plugin.notify_format == apprise.NotifyFormat.HTML
+    if hasattr(plugin, "resolve_format"):  # Apprise 2: the URL's format=, else the service's first format
+        preferred = plugin.resolve_format()
+    else:
+        preferred = plugin.notify_format
+    as_html = preferred == apprise.NotifyFormat.HTML
     with apprise.LogCapture(level=logging.WARNING) as log:
         try:
             ok = plugin.notify(body=message.html if as_html else message.text, title=message.title,
@@ -493,6 +500,7 @@ class Notifications:
         by_key = {c.key: c for c in self.channels}
         deadline = time.monotonic() + self.budget
         dead: set[str] = set()
+        plugins: dict[str, Any] = {}
         due = archive.due_notifications(utcnow_iso(), list(by_key))
         groups: list[list[dict[str, Any]]] = []
         digests: dict[str, list[dict[str, Any]]] = {}
@@ -513,7 +521,10 @@ class Notifications:
                 continue  # settled meanwhile
             message = (digest_message(group, crawl_id) if len(group) > 1 or group[0]["digest"]
                        else Message(group[0]["title"], group[0]["body_text"], group[0]["body_html"] or ""))
-            error = send(by_key[key].url, message, self.timeout, warning=group[0]["kind"] == "health")
+            if key not in plugins:
+                plugins[key] = _plugin(by_key[key].url)
+            error = send(by_key[key].url, message, self.timeout, warning=group[0]["kind"] == "health",
+                         plugin=plugins[key])
             now = dt.datetime.now(dt.UTC)
             if error is None:
                 archive.settle_notifications(ids, "sent", isoformat(now))
