@@ -28,6 +28,8 @@ SHARES = ("not_article", "failed", "not_comparable")
 COVERAGE = {"headline": "has_headline", "date": "has_date", "authors": "has_authors"}
 #: Prefix of the stats that count sitemap and syndication feed entries read per registered domain.
 ENTRIES_STAT = "archive/discovery/entries/"
+#: Prefix of the stats that say, per registered domain, why a sitemap or feed could not be read.
+UNREADABLE_STAT = "archive/discovery/unreadable/"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,11 +59,13 @@ class Thresholds:
                    settings.getfloat("ARCHIVE_HEALTH_COVERAGE_DROP", 0.4))
 
 
-def site_metrics(captures: Iterable[dict[str, Any]], entries: dict[str, int]) -> dict[str, dict[str, Any]]:
+def site_metrics(captures: Iterable[dict[str, Any]], entries: dict[str, int],
+                 unreadable: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """Per registered domain, what a crawl's captures looked like.
 
     ``captures``: rows as :meth:`newscrawler.store.Archive.crawl_captures` gives them; ``entries``:
-    sitemap and feed entries read per registered domain. Returns ``{site: {"captures", "entries",
+    sitemap and feed entries read per registered domain; ``unreadable``: why a sitemap or feed of a
+    domain could not be read (kept under ``"unreadable"``). Returns ``{site: {"captures", "entries",
     "extracted", "body_chars" (median, characters, or None), "not_article", "failed",
     "not_comparable" (shares 0..1, None without captures), "headline", "date", "authors" (coverage
     0..1 among the extracted, None without any), "robots" (failed captures refused by robots.txt)}}``.
@@ -79,7 +83,8 @@ def site_metrics(captures: Iterable[dict[str, Any]], entries: dict[str, int]) ->
         metrics: dict[str, Any] = {"captures": n, "entries": entries.get(site), "extracted": len(shown),
                                    "body_chars": median,
                                    "robots": sum(1 for r in rows if r["outcome"] == "failed"
-                                                 and "robots.txt" in (r.get("error") or ""))}
+                                                 and "robots.txt" in (r.get("error") or "")),
+                                   "unreadable": (unreadable or {}).get(site)}
         for share in SHARES:
             metrics[share] = sum(1 for r in rows if r["outcome"] == share) / n if n else None
         for field, column in COVERAGE.items():
@@ -137,7 +142,11 @@ def departures(current: dict[str, Any], base: dict[str, Any], thresholds: Thresh
             if known(field) and base[field] - current[field] >= thresholds.coverage_drop:
                 reasons.append(f"{field} found in {_pct(current[field])} of articles (baseline {_pct(base[field])})")
     if current["entries"] == 0 and known("entries") and base["entries"] >= 1:
-        reasons.append(f"sitemaps and syndication feeds list no articles (baseline {base['entries']:.0f})")
+        if current.get("unreadable"):
+            reasons.append(f"sitemaps or syndication feeds could not be read: {current['unreadable']} "
+                           f"(baseline {base['entries']:.0f} entries)")
+        else:
+            reasons.append(f"sitemaps and syndication feeds list no articles (baseline {base['entries']:.0f})")
     return reasons
 
 
@@ -152,9 +161,9 @@ def status(reasons: list[str], base: dict[str, Any], previous: dict[str, Any] | 
     return "ok"
 
 
-def entries_from_stats(stats: dict[str, Any]) -> dict[str, int]:
-    """Sitemap and feed entries read per registered domain, from a crawl's stats (:data:`ENTRIES_STAT`)."""
-    return {key[len(ENTRIES_STAT):]: value for key, value in stats.items() if key.startswith(ENTRIES_STAT)}
+def from_stats(stats: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Per registered domain, the stats under ``prefix`` (:data:`ENTRIES_STAT`, :data:`UNREADABLE_STAT`)."""
+    return {key[len(prefix):]: value for key, value in stats.items() if key.startswith(prefix)}
 
 
 def check_crawl(archive: Any, crawl_id: int, stats: dict[str, Any], settings: Any, channels: Sequence[Any] = (),
@@ -173,7 +182,8 @@ def check_crawl(archive: Any, crawl_id: int, stats: dict[str, Any], settings: An
     public_url = settings.get("ARCHIVE_PUBLIC_URL")
     alerts = []
     now = utcnow_iso()
-    measured = site_metrics(archive.crawl_captures(crawl_id), entries_from_stats(stats))
+    measured = site_metrics(archive.crawl_captures(crawl_id), from_stats(stats, ENTRIES_STAT),
+                            from_stats(stats, UNREADABLE_STAT))
     for site, current in sorted(measured.items()):
         history = archive.site_health_history(site, crawl_id, thresholds.baseline_crawls * 4)
         base = baseline(history, thresholds)
@@ -181,7 +191,7 @@ def check_crawl(archive: Any, crawl_id: int, stats: dict[str, Any], settings: An
         state = status(reasons, base, history[0] if history else None, thresholds)
         archive.insert_site_health({
             "crawl_id": crawl_id, "site": site, "checked_at": now,
-            **{k: v for k, v in current.items() if k != "robots"},
+            **{k: v for k, v in current.items() if k not in ("robots", "unreadable")},
             "baseline_crawls": max(base["crawls"].values(), default=0),
             "baseline": json.dumps(base, sort_keys=True), "status": state,
             "reasons": json.dumps(reasons) if reasons else None})

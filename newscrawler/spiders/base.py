@@ -23,7 +23,7 @@ from w3lib.url import safe_url_string
 
 from newscrawler.changes import payload_digest
 from newscrawler.dates import utcnow_iso
-from newscrawler.health import ENTRIES_STAT
+from newscrawler.health import ENTRIES_STAT, UNREADABLE_STAT
 from newscrawler.items import Capture, Outcome
 from newscrawler.middlewares import ORIGIN
 from newscrawler.policy import should_fetch
@@ -360,6 +360,9 @@ class ArchiveSpider(scrapy.Spider):
         kind, entries = parse_sitemap(body) if body else (None, [])
         if kind is None:
             self.crawler.stats.inc_value("archive/discovery/invalid_sitemap")
+            self.crawler.stats.inc_value(f"{ENTRIES_STAT}{registered_domain(response.url)}", 0)
+            self.crawler.stats.set_value(f"{UNREADABLE_STAT}{registered_domain(response.url)}",
+                                         f"not a sitemap: {response.url}")
             logger.warning("ignoring invalid sitemap %s", response.url)
             return
         self.crawler.stats.inc_value(f"archive/discovery/{kind}")
@@ -433,6 +436,10 @@ class ArchiveSpider(scrapy.Spider):
     def discovery_failed(self, failure: Failure) -> None:
         """Count and log a sitemap, syndication feed or robots.txt that could not be fetched."""
         self.crawler.stats.inc_value("archive/discovery/failed")
+        # For the site health check: the site's discovery read no entries, and why (newscrawler.health).
+        domain = registered_domain(failure.request.url)
+        self.crawler.stats.inc_value(f"{ENTRIES_STAT}{domain}", 0)
+        self.crawler.stats.set_value(f"{UNREADABLE_STAT}{domain}", _describe(failure))
         logger.warning("could not fetch %s: %s", failure.request.url, _describe(failure))
 
     def unfetchable_response(self, response: Response) -> Capture:
