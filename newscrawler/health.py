@@ -151,11 +151,13 @@ def departures(current: dict[str, Any], base: dict[str, Any], thresholds: Thresh
 
 
 def status(reasons: list[str], base: dict[str, Any], previous: dict[str, Any] | None,
-           thresholds: Thresholds) -> str:
-    """``alert`` (a departure, new), ``ongoing`` (the previous crawl departed too: no second alert),
-    ``learning`` (no metric has ``min_crawls`` baseline crawls yet) or ``ok``."""
-    if reasons:
-        return "ongoing" if previous is not None and previous["status"] in ("alert", "ongoing") else "alert"
+           thresholds: Thresholds, judged: bool = True) -> str:
+    """``alert`` (a departure, new), ``ongoing`` (the previous crawl departed too: no second alert; or
+    it did and this crawl had too few captures to tell, ``judged`` False), ``learning`` (no metric has
+    ``min_crawls`` baseline crawls yet) or ``ok``."""
+    departed_before = previous is not None and previous["status"] in ("alert", "ongoing")
+    if reasons or (departed_before and not judged):
+        return "ongoing" if departed_before else "alert"
     if max(base["crawls"].values(), default=0) < thresholds.min_crawls:
         return "learning"
     return "ok"
@@ -188,7 +190,8 @@ def check_crawl(archive: Any, crawl_id: int, stats: dict[str, Any], settings: An
         history = archive.site_health_history(site, crawl_id, thresholds.baseline_crawls * 4)
         base = baseline(history, thresholds)
         reasons = departures(current, base, thresholds)
-        state = status(reasons, base, history[0] if history else None, thresholds)
+        state = status(reasons, base, history[0] if history else None, thresholds,
+                       judged=current["captures"] >= thresholds.min_captures)
         archive.insert_site_health({
             "crawl_id": crawl_id, "site": site, "checked_at": now,
             **{k: v for k, v in current.items() if k not in ("robots", "unreadable")},
