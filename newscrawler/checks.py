@@ -12,8 +12,8 @@ from typing import Any
 #: Settings newscrawler reads that have no default in any settings module.
 EXTRA_NAMES = frozenset({"ARCHIVE_COMMAND"})
 
-#: Checked where they are read, with their own messages (:mod:`newscrawler.memory`).
-CHECKED_WHERE_READ = frozenset({"ARCHIVE_GC_THRESHOLD", "ARCHIVE_MMAP_THRESHOLD", "ARCHIVE_WORKER_MMAP_THRESHOLD"})
+#: Checked where they are read, with their own messages.
+CHECKED_WHERE_READ: frozenset[str] = frozenset()
 
 #: Set by options of ``newscrawler crawl`` rather than by ``-s``: setting -> the option.
 OPTIONS = {"ARCHIVE_DB": "--db"}

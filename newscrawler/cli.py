@@ -74,13 +74,16 @@ def summary_line(stats: dict[str, Any], queued: int | None = None) -> str:
 
 def final_line(stats: dict[str, Any], now: str, seconds: float) -> str:
     """The line a crawl ends with, for cron logs: when (``now``, UTC ISO 8601), which crawl, how
-    long (``seconds``), then :func:`summary_line`:
-    ``2026-11-30T04:12:03Z crawl 7, 41 s: fetched 12, new 3, ...``."""
+    long (``seconds``), then :func:`summary_line`, and the site health alerts when there are any:
+    ``2026-11-30T04:12:03Z crawl 7, 41 s: fetched 12, new 3, ..., health alerts 1 [example.org: ...]``."""
     parts = [now]
     if stats.get("archive/crawl_id") is not None:
         parts.append(f"crawl {stats['archive/crawl_id']},")
     parts.append(f"{seconds:.0f} s:")
-    return " ".join(parts) + " " + summary_line(stats)
+    line = " ".join(parts) + " " + summary_line(stats)
+    if stats.get("archive/health/alerts"):  # newscrawler.health: sites departing from their baseline
+        line += f", health alerts {stats['archive/health/alerts']} [{stats.get('archive/health/summary', '')}]"
+    return line
 
 
 @cli.command()
@@ -91,24 +94,28 @@ def final_line(stats: dict[str, Any], now: str, seconds: float) -> str:
               help="Also re-fetch archived articles that are due (conditional requests, most overdue first).")
 @click.option("--sites", "sites_file", type=click.Path(exists=True, dir_okay=False),
               help="Watched-sites TOML file: per site its sitemaps, feeds, allow/deny, prune_xpath, recheck.")
+@click.option("--notify", "notify_urls", multiple=True, metavar="URL",
+              help="Apprise URL told of each changed or reverted article and of site health alerts, e.g. "
+                   "mailto://user:pass@example.org or json://host/hook (repeatable; docs/notifications.md).")
 @click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="Scrapy or ARCHIVE_* setting, e.g. -s DOWNLOAD_DELAY=2 (repeatable).")
 @click.option("-v", "--verbose", count=True, help="Log INFO (-v) or DEBUG (-vv) to stderr.")
 def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | None,
-          settings: tuple[str, ...], verbose: int) -> None:
+          notify_urls: tuple[str, ...], settings: tuple[str, ...], verbose: int) -> None:
     """Fetch articles from URLS into the archive.
 
     Each URL may be a sitemap (urlset, index, gzip, Google News), an RSS or Atom feed, a
     site's home page (its feeds and robots.txt sitemaps are followed) or an article page.
     Articles named directly are always fetched; sitemap and feed entries when new or when
     their lastmod is newer than the last capture. --recheck re-fetches archived articles whose
-    re-check is due; --sites reads a watched-sites file (for cron).
+    re-check is due; --sites reads a watched-sites file (for cron). --notify sends each
+    edit (its word diff) and each site health alert to an Apprise URL.
 
     Examples:
 
         newscrawler crawl https://www.example.com/sitemap.xml --db archive/news.db
 
-        newscrawler crawl --sites sites.toml --recheck
+        newscrawler crawl --sites sites.toml --recheck --notify json://127.0.0.1:8080/hook
     """
     from newscrawler.sites import read_sites
 
@@ -137,6 +144,15 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
     project.set("LOG_LEVEL", {0: "WARNING", 1: "INFO"}.get(verbose, "DEBUG"), priority="cmdline")
     for name, value in given.items():
         project.set(name, value, priority="cmdline")
+    if notify_urls:
+        project.set("ARCHIVE_NOTIFY", [*_setting_list(project.get("ARCHIVE_NOTIFY")), *notify_urls],
+                    priority="cmdline")
+    from newscrawler.notify import channels_from
+
+    try:
+        channels_from(project, sites)  # a bad URL or filter is refused before anything is fetched
+    except ValueError as exc:
+        raise click.ClickException(f"--notify: {exc}") from exc
     _hold_crawl_lock(db_path, project.getfloat("ARCHIVE_LOCK_WAIT"))
     start_errors: list[BaseException] = []
     try:
@@ -183,6 +199,11 @@ def _report_failed_urls(db_path: str, crawl_id: int | None) -> None:
         return
     for row in failed:
         click.echo(f"not archived: {row['requested_url']}: {row['error'] or 'no reason recorded'}", err=True)
+def _setting_list(value: Any) -> list[str]:
+    """A list setting as given: a list, or one item per line of a string (Apprise URLs hold commas)."""
+    if not value:
+        return []
+    return [v for v in value.splitlines() if v.strip()] if isinstance(value, str) else list(value)
 
 
 def _hold_crawl_lock(db_path: str, wait: float) -> None:

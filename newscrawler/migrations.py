@@ -355,3 +355,77 @@ def m010_capture_exchanges(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS()
+def m020_notifications(db: sqlite_utils.Database) -> None:
+    """Notifications queued in the transaction of the capture that caused them (newscrawler.notify):
+    one row per event and channel, sent after the commit, retried with backoff until sent or given up."""
+    db.executescript(
+        """
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,              -- change | health
+            event TEXT NOT NULL,             -- what it tells of: capture:<id> or health:<crawl id>:<site>
+            channel_digest TEXT NOT NULL,    -- sha256:<hex> of the Apprise URL (the URL itself is never stored)
+            channel TEXT NOT NULL,           -- the Apprise URL with its secrets masked
+            digest INTEGER NOT NULL DEFAULT 0,  -- 1: sent in the channel's one message per crawl
+            crawl_id INTEGER REFERENCES crawls(id),
+            capture_id INTEGER REFERENCES captures(id),
+            article_id INTEGER REFERENCES articles(id),
+            version_id INTEGER REFERENCES versions(id),
+            site TEXT,
+            change_kind TEXT,
+            title TEXT NOT NULL,
+            body_text TEXT NOT NULL,
+            body_html TEXT,
+            status TEXT NOT NULL DEFAULT 'pending',  -- pending | sending | sent | failed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            next_attempt_at TEXT,            -- NULL once sent or given up
+            sending_at TEXT,
+            sent_at TEXT,
+            UNIQUE (channel_digest, event)
+        );
+        CREATE INDEX notifications_due ON notifications(status, next_attempt_at);
+        CREATE INDEX notifications_article ON notifications(article_id);
+        """
+    )
+
+
+@MIGRATIONS()
+def m021_site_health(db: sqlite_utils.Database) -> None:
+    """Per crawl and site: what the captures looked like, against the site's baseline from its recent
+    crawls (newscrawler.health); ``status`` 'alert' when this crawl departed from it."""
+    db.executescript(
+        """
+        CREATE TABLE site_health (
+            id INTEGER PRIMARY KEY,
+            crawl_id INTEGER NOT NULL REFERENCES crawls(id),
+            site TEXT NOT NULL,
+            checked_at TEXT NOT NULL,
+            captures INTEGER NOT NULL,
+            entries INTEGER,                 -- sitemap and feed entries read (NULL: none read)
+            extracted INTEGER NOT NULL,      -- captures that show a version
+            body_chars INTEGER,              -- median body length of those, in characters
+            not_article REAL,                -- shares (0..1) of the captures
+            failed REAL,
+            not_comparable REAL,
+            headline REAL,                   -- field coverage (0..1) of the extracted captures
+            date REAL,
+            authors REAL,
+            baseline_crawls INTEGER NOT NULL DEFAULT 0,
+            baseline TEXT,                   -- JSON: the baseline's values
+            status TEXT NOT NULL,            -- ok | alert | ongoing (still departing) | learning
+            reasons TEXT,                    -- JSON list of departures, in words
+            UNIQUE (crawl_id, site)
+        );
+        CREATE INDEX site_health_site ON site_health(site, crawl_id);
+        CREATE VIEW site_health_alerts AS
+            SELECT h.site, h.crawl_id, h.checked_at, h.status, h.reasons, h.captures, h.entries,
+                   h.body_chars, h.not_article, h.failed, h.not_comparable, h.headline, h.date, h.authors,
+                   h.baseline
+            FROM site_health h WHERE h.status IN ('alert', 'ongoing') ORDER BY h.id DESC;
+        """
+    )

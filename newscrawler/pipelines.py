@@ -10,7 +10,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import is_asyncio_available
 
-from newscrawler import versioning
+from newscrawler import notify, versioning
 from newscrawler.extraction import Extracted, extract_article, prose_paragraphs
 from newscrawler.items import VERSION_OUTCOMES, Capture, Outcome
 from newscrawler.store import Archive
@@ -303,7 +303,9 @@ class ArchivePipeline:
     """Writes every item to the archive (``ARCHIVE_DB``) as one capture, in one transaction.
 
     Each capture carries this crawl's ``crawls`` row, the stat ``archive/crawl_id`` that
-    :class:`newscrawler.extensions.CrawlRow` sets (None without that extension). Stats:
+    :class:`newscrawler.extensions.CrawlRow` sets (None without that extension). A ``changed`` or
+    ``reverted`` capture queues its notifications in the same transaction
+    (:func:`newscrawler.notify.crawl_channels`, ``ARCHIVE_PUBLIC_URL`` for the links). Stats:
     ``archive/captures/<outcome>``, ``archive/versions/new``, ``archive/write/failed``.
 
     :raises NotConfigured: when ``ARCHIVE_DB`` is not set.
@@ -333,6 +335,11 @@ class ArchivePipeline:
         self.archive.shrink_ratio = settings.getfloat("ARCHIVE_SHRINK_RATIO", self.archive.shrink_ratio)
         self.archive.boilerplate_min_articles = settings.getint(
             "ARCHIVE_BOILERPLATE_MIN_ARTICLES", self.archive.boilerplate_min_articles)
+        # Changes are queued for notification in their capture's transaction (newscrawler.notify).
+        sites = getattr(self.crawler.spider, "sites", None) or []
+        self.archive.notify_channels = notify.crawl_channels(self.crawler)
+        self.archive.notify_sites = {domain: site.name for site in sites for domain in site.domains}
+        self.archive.public_url = settings.get("ARCHIVE_PUBLIC_URL") or None
 
     def process_item(self, item: Capture) -> Capture:
         try:

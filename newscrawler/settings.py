@@ -68,9 +68,10 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
 }
 # The crawl lock (taken when the crawler is made), the balance of archive/scheduled against the
-# captures, the crawls row (in this order: see newscrawler/extensions.py).
+# captures, the notifications and the site health check (newscrawler/notify.py), the crawls row
+# (in this order: see newscrawler/extensions.py).
 EXTENSIONS = {"newscrawler.extensions.ArchiveLock": 50, "newscrawler.extensions.CaptureLedger": 100,
-              "newscrawler.extensions.CrawlRow": 110}
+              "newscrawler.notify.Notifications": 105, "newscrawler.extensions.CrawlRow": 110}
 
 ITEM_PIPELINES = {
     "newscrawler.pipelines.ExtractPipeline": 300,
@@ -110,3 +111,39 @@ ARCHIVE_ALLOW_PRIVATE_ADDRESSES = False
 ARCHIVE_ROBOTSTXT_MAXSIZE = 500 * 1024
 # Seconds a crawl waits for another crawl of the same archive to finish before it gives up.
 ARCHIVE_LOCK_WAIT = 600
+# Apprise URLs told of changes and site-health alerts (newscrawler crawl --notify URL; docs/notifications.md).
+ARCHIVE_NOTIFY = []
+# Filters of those: only headline changes; only these change kinds (change_kind, "changed", "reverted");
+# at least this many words added plus removed; "any", "additions" or "removals"; only these sites
+# (watched-site names or registered domains); only article URLs matching one of these regular expressions.
+ARCHIVE_NOTIFY_HEADLINE_ONLY = False
+ARCHIVE_NOTIFY_KINDS = []
+ARCHIVE_NOTIFY_MIN_WORDS = 0
+ARCHIVE_NOTIFY_CHANGES = "any"
+ARCHIVE_NOTIFY_SITES = []
+ARCHIVE_NOTIFY_URLS = []
+# One message per crawl per channel, listing every change, instead of one per change.
+ARCHIVE_NOTIFY_DIGEST = False
+# Seconds one send may wait to connect, and for each read (a dead channel costs at most this).
+ARCHIVE_NOTIFY_TIMEOUT = 10
+# Seconds all sending may take when a crawl ends; what is left is sent by the next run.
+ARCHIVE_NOTIFY_BUDGET = 60
+# Seconds before a failed notification is tried again, doubled per try, at most ..._BACKOFF_MAX; given up
+# after ARCHIVE_NOTIFY_MAX_ATTEMPTS tries.
+ARCHIVE_NOTIFY_BACKOFF = 60
+ARCHIVE_NOTIFY_BACKOFF_MAX = 86400
+ARCHIVE_NOTIFY_MAX_ATTEMPTS = 10
+# Where Datasette serves the archive (e.g. https://archive.example.org): notifications link to diff pages.
+ARCHIVE_PUBLIC_URL = None
+# Site health (newscrawler/health.py): a site's baseline is its last this many healthy crawls ...
+ARCHIVE_HEALTH_BASELINE_CRAWLS = 5
+# ... of which at least this many are needed before any alert ...
+ARCHIVE_HEALTH_MIN_CRAWLS = 2
+# ... each (and this crawl) with at least this many captures of the site for the share and coverage rules.
+ARCHIVE_HEALTH_MIN_CAPTURES = 3
+# A share of not_article, failed or not_comparable captures this much (0..1) above the baseline's departs.
+ARCHIVE_HEALTH_SHARE_RISE = 0.3
+# A median body length below this share of the baseline's departs.
+ARCHIVE_HEALTH_BODY_RATIO = 0.5
+# A field coverage (headline, date, authors) this much (0..1) below the baseline's departs.
+ARCHIVE_HEALTH_COVERAGE_DROP = 0.4

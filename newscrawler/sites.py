@@ -8,6 +8,7 @@ import logging
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import lxml.etree
@@ -25,7 +26,13 @@ allow = ['/a/']                          # regular expressions searched in artic
 deny = ['/video/', '/podcast/']
 prune_xpath = ['//div[@class="media-block"]']   # removed before extraction
 recheck = true                           # re-check this site's articles on schedule
+notify = ["mailto://user:password@example.org?to=desk@example.org"]   # Apprise URLs told of changes
+notify_kinds = ["correction", "stealth"]  # notify_* filters: see docs/notifications.md
 """
+
+#: Per-site notification options (``notify_<name>``), as :meth:`newscrawler.notify.Filters.from_options`
+#: takes them, plus ``digest``.
+NOTIFY_OPTIONS = ("headline_only", "kinds", "min_words", "changes", "urls", "digest")
 
 
 @dataclasses.dataclass
@@ -35,7 +42,9 @@ class SiteConfig:
     ``allow``/``deny`` are compiled regular expressions searched in article URLs (an empty
     ``allow`` allows all; ``deny`` wins); ``prune_xpath`` XPath expressions whose elements are
     removed before extraction; ``domains`` the registered domains the site's articles live on
-    (from its sitemap and feed URLs, plus any listed).
+    (from its sitemap and feed URLs, plus any listed); ``notify`` Apprise URLs told of this site's
+    changes and health alerts, with ``notify_options`` (filters and ``digest``, keys of
+    :data:`NOTIFY_OPTIONS` without their ``notify_`` prefix; :mod:`newscrawler.notify`).
     """
 
     name: str
@@ -46,6 +55,8 @@ class SiteConfig:
     prune_xpath: list[str]
     recheck: bool
     domains: set[str]
+    notify: list[str] = dataclasses.field(default_factory=list)
+    notify_options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def allows(self, url: str) -> bool:
         """Whether an article URL passes this site's allow and deny patterns."""
@@ -54,10 +65,11 @@ class SiteConfig:
         return not self.allow or any(p.search(url) for p in self.allow)
 
 
-FIELDS = ("name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains")
+FIELDS = ("name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains", "notify",
+          *(f"notify_{option}" for option in NOTIFY_OPTIONS))
 """The keys a ``[[site]]`` table may have."""
 _HOST_PORT = re.compile(r"[^/:]+:\d+(/|$)")
-_LISTS = ("sitemaps", "feeds", "allow", "deny", "prune_xpath", "domains")
+_LISTS = ("sitemaps", "feeds", "allow", "deny", "prune_xpath", "domains", "notify")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,8 +190,13 @@ def _site(table: dict, names: set[str]) -> SiteConfig:
         except lxml.etree.XPathSyntaxError as exc:
             raise _Bad("prune_xpath", expression, f"not an XPath expression: {exc}") from exc
     domains = {registered_domain(u) for u in lists["sitemaps"] + lists["feeds"]} | set(lists["domains"])
+    options = {option: table[f"notify_{option}"] for option in NOTIFY_OPTIONS if f"notify_{option}" in table}
+    try:
+        _check_notify("", lists["notify"], options)
+    except ValueError as exc:
+        raise _Bad("notify", lists["notify"] or options, str(exc).removeprefix(": ")) from exc
     return SiteConfig(name.strip(), lists["sitemaps"], lists["feeds"], patterns["allow"], patterns["deny"],
-                      lists["prune_xpath"], recheck, domains)
+                      lists["prune_xpath"], recheck, domains, lists["notify"], options)
 
 
 def url_problem(url: str) -> str | None:
@@ -204,3 +221,18 @@ def url_problem(url: str) -> str | None:
     if any(c.isspace() for c in url.strip()):
         return "the URL contains white space"
     return None
+
+
+def _check_notify(where: str, urls: list[str], options: dict[str, Any]) -> None:
+    """:raises ValueError: for a notify URL Apprise does not understand or a notify_* option that does not parse."""
+    from newscrawler.notify import Filters, check_url
+
+    for url in urls:
+        try:
+            check_url(url)
+        except ValueError as exc:
+            raise ValueError(f"{where}: notify: {exc}") from exc
+    filters = {k: v for k, v in options.items() if k != "digest"}
+    Filters.from_options(filters, where=f"{where}: notify_")
+    if "digest" in options and not isinstance(options["digest"], bool):
+        raise ValueError(f"{where}: notify_digest must be true or false")

@@ -102,6 +102,8 @@ def write_transaction(db: sqlite_utils.Database | sqlite3.Connection) -> Iterato
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+class _Unclaimed(Exception):
+    """A notification claimed meanwhile: the claim of its group is rolled back."""
 
 
 def redact_url(url: str | None) -> str | None:
@@ -129,6 +131,12 @@ class Archive:
         self.shrink_ratio = versioning.SHRINK_RATIO
         self.payloads = Payloads(db)
         self._has_exchanges: bool | None = None
+        self.notify_channels: list[Any] = []
+        """:class:`newscrawler.notify.Channel` list: changes are queued for them as they are recorded."""
+        self.notify_sites: dict[str, str] = {}
+        """Registered domain -> watched-site name, for the notification filters."""
+        self.public_url: str | None = None
+        """``ARCHIVE_PUBLIC_URL``: where Datasette serves this archive, for links in notifications."""
 
     @classmethod
     def open(cls, path: str | Path, *, readonly: bool = False, migrate: bool = True) -> Archive:
@@ -329,7 +337,104 @@ class Archive:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def due_notifications(self, now: str, channel_digests: list[str]) -> list[dict[str, Any]]:
+        """``notifications`` rows of the given channels due by ``now`` (pending, or failed with a retry
+        time come), oldest first."""
+        if not channel_digests:
+            return []
+        marks = ",".join("?" * len(channel_digests))
+        return self._all(
+            f"""SELECT * FROM notifications WHERE status IN ('pending', 'failed') AND next_attempt_at IS NOT NULL
+                AND next_attempt_at <= ? AND channel_digest IN ({marks}) ORDER BY id""", [now, *channel_digests])
+
+    def site_health_history(self, site: str, before_crawl: int, limit: int) -> list[dict[str, Any]]:
+        """The site's ``site_health`` rows of crawls before ``before_crawl``, newest first, at most ``limit``."""
+        return self._all("SELECT * FROM site_health WHERE site = ? AND crawl_id < ? ORDER BY crawl_id DESC LIMIT ?",
+                         [site, before_crawl, limit])
+
+    def crawl_captures(self, crawl_id: int) -> list[dict[str, Any]]:
+        """What the site health check reads of a crawl's captures: ``site`` (the article's, else None),
+        ``url``, ``outcome``, ``error``, and of the version shown (None without one) ``body_chars``,
+        ``has_headline``, ``has_date``, ``has_authors``."""
+        return self._all(
+            """SELECT a.site, coalesce(c.final_url, c.requested_url) AS url, c.outcome, c.error,
+                      length(v.body) AS body_chars, v.headline IS NOT NULL AND v.headline != '' AS has_headline,
+                      v.date_published IS NOT NULL AS has_date, v.authors NOT IN ('[]', '') AS has_authors
+               FROM captures c LEFT JOIN articles a ON a.id = c.article_id LEFT JOIN versions v ON v.id = c.version_id
+               WHERE c.crawl_id = ? ORDER BY c.id""", [crawl_id])
+
     # --- writes ------------------------------------------------------------------------------
+
+    def _queue_change(self, recorded: Recorded, crawl_id: int | None) -> None:
+        """Queue the notifications of a changed or reverted capture (:mod:`newscrawler.notify` decides)."""
+        from newscrawler import notify
+
+        previous = self.db.execute(
+            "SELECT version_id FROM captures WHERE article_id = ? AND id < ? AND version_id IS NOT NULL "
+            "ORDER BY id DESC LIMIT 1", [recorded.article_id, recorded.capture_id]).fetchone()
+        if previous is None or previous[0] == recorded.version_id:
+            return
+        old = self._one("SELECT * FROM versions WHERE id = ?", [previous[0]])
+        new = self._one("SELECT * FROM versions WHERE id = ?", [recorded.version_id])
+        site = registered_domain(recorded.article_url)
+        event = notify.change_event(recorded.outcome, old, new, url=recorded.article_url, site=site,
+                                    site_name=self.notify_sites.get(site), crawl_id=crawl_id,
+                                    capture_id=recorded.capture_id)
+        message = notify.change_message(event, notify.diff_link(self.public_url, notify.database_name(self.path),
+                                                                event))
+        rows = notify.queue_rows(self.notify_channels, "change", f"capture:{recorded.capture_id}", message,
+                                 utcnow_iso(), site=site, passes=lambda filters: filters.passes(event),
+                                 crawl_id=crawl_id, capture_id=recorded.capture_id, article_id=event.article_id,
+                                 version_id=event.version_id, change_kind=event.kind)
+        if rows:
+            self.db["notifications"].insert_all(rows, ignore=True)
+
+    def queue_notifications(self, rows: list[dict[str, Any]]) -> int:
+        """Insert ``notifications`` rows (:func:`newscrawler.notify.queue_rows`) in one transaction; a row
+        already queued for the same channel and event is kept as it is. Returns the rows inserted."""
+        with self.db.atomic():
+            before = self.db.execute("SELECT count(*) FROM notifications").fetchone()[0]
+            self.db["notifications"].insert_all(rows, ignore=True)
+            return self.db.execute("SELECT count(*) FROM notifications").fetchone()[0] - before
+
+    def claim_notifications(self, ids: list[int], now: str) -> bool:
+        """Mark rows ``sending`` (one more attempt) before they are sent, committed at once; False when
+        any of them is no longer pending or failed (then none is claimed)."""
+        marks = ",".join("?" * len(ids))
+        try:
+            with self.db.atomic():
+                cursor = self.db.execute(
+                    f"UPDATE notifications SET status = 'sending', attempts = attempts + 1, sending_at = ? "
+                    f"WHERE id IN ({marks}) AND status IN ('pending', 'failed')", [now, *ids])
+                if cursor.rowcount != len(ids):
+                    raise _Unclaimed  # rolls the claim back
+        except _Unclaimed:
+            return False
+        return True
+
+    def settle_notifications(self, ids: list[int], status: str, now: str, error: str | None = None,
+                             next_attempt_at: str | None = None) -> None:
+        """After a send: ``sent`` (``sent_at`` now), or ``failed`` with the error and the retry time
+        (None: given up)."""
+        with self.db.atomic():
+            marks = ",".join("?" * len(ids))
+            self.db.execute(
+                f"UPDATE notifications SET status = ?, error = ?, next_attempt_at = ?, "
+                f"sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id IN ({marks})",
+                [status, error, next_attempt_at, status, now, *ids])
+
+    def requeue_interrupted_notifications(self) -> int:
+        """Rows left ``sending`` by a process that died mid-send go back to ``pending`` (call under the
+        crawl lock: no other process is sending); returns how many."""
+        with self.db.atomic():
+            return self.db.execute(
+                "UPDATE notifications SET status = 'pending', next_attempt_at = coalesce(sending_at, created_at), "
+                "error = 'interrupted while sending: may have been delivered' WHERE status = 'sending'").rowcount
+
+    def insert_site_health(self, row: dict[str, Any]) -> None:
+        """Write a crawl's ``site_health`` row for one site (replacing one written before for them)."""
+        with self.db.atomic():
+            self.db["site_health"].insert(row, replace=True)
 
     def record(self, capture: Capture, crawl_id: int | None = None) -> Recorded:
         """Archive one capture in one write transaction (:func:`write_transaction`: the write lock is
@@ -350,7 +455,10 @@ class Archive:
         with write_transaction(self.db):
             if capture.extracted is None:
                 return self._record_unextracted(capture, crawl_id)
-            return self._record_extracted(capture, crawl_id)
+            recorded = self._record_extracted(capture, crawl_id)
+            if self.notify_channels and recorded.outcome in (Outcome.CHANGED, Outcome.REVERTED):
+                self._queue_change(recorded, crawl_id)  # in the capture's transaction: both or neither
+            return recorded
 
     def _record_unextracted(self, capture: Capture, crawl_id: int | None) -> Recorded:
         try:

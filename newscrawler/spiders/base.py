@@ -23,6 +23,7 @@ from w3lib.url import safe_url_string
 
 from newscrawler.dates import utcnow_iso
 from newscrawler.extensions import DISCOVERY_PROBLEM
+from newscrawler.health import ENTRIES_STAT, UNREADABLE_STAT
 from newscrawler.items import Capture, Outcome
 from newscrawler.middlewares import COMPARE, CONDITIONAL, ORIGIN, REFRESH_ELSEWHERE, SAME_BYTES, exchange_of
 from newscrawler.policy import should_fetch
@@ -356,12 +357,17 @@ class ArchiveSpider(scrapy.Spider):
         kind, entries = parse_sitemap(body, problems) if body else (None, [])
         if kind is None:
             self.crawler.stats.inc_value("archive/discovery/invalid_sitemap")
+            self.crawler.stats.inc_value(f"{ENTRIES_STAT}{registered_domain(response.url)}", 0)
+            self.crawler.stats.set_value(f"{UNREADABLE_STAT}{registered_domain(response.url)}",
+                                         f"not a sitemap: {response.url}")
             logger.warning("ignoring invalid sitemap %s", response.url)
             self._discovery_problem(response.url, "sitemap", _not_what(response, body, "a sitemap"), 0)
             return
         self.crawler.stats.inc_value(f"archive/discovery/{kind}")
         if problems:
             self.report_malformed(response.url, "sitemap", problems[0], len(entries))
+        if kind != "sitemapindex":  # entries per site, for the site health check (newscrawler.health)
+            self.crawler.stats.inc_value(f"{ENTRIES_STAT}{registered_domain(response.url)}", len(entries))
         for entry in entries:
             if kind == "sitemapindex":
                 yield self.discovery_request(response.urljoin(entry.url), self.parse_sitemap,
@@ -384,6 +390,7 @@ class ArchiveSpider(scrapy.Spider):
         self.crawler.stats.inc_value("archive/discovery/feed")
         if problems:
             self.report_malformed(response.url, "feed", problems[0], len(entries))
+        self.crawler.stats.inc_value(f"{ENTRIES_STAT}{registered_domain(response.url)}", len(entries))
         for entry in entries:
             self.queue_article(response.urljoin(entry.url), "feed", entry,
                                site=response.meta.get("site"), origin=response.meta.get(ORIGIN))
@@ -447,6 +454,10 @@ class ArchiveSpider(scrapy.Spider):
     def discovery_failed(self, failure: Failure) -> None:
         """Count and log a sitemap, syndication feed or robots.txt that could not be fetched."""
         self.crawler.stats.inc_value("archive/discovery/failed")
+        # For the site health check: the site's discovery read no entries, and why (newscrawler.health).
+        domain = registered_domain(failure.request.url)
+        self.crawler.stats.inc_value(f"{ENTRIES_STAT}{domain}", 0)
+        self.crawler.stats.set_value(f"{UNREADABLE_STAT}{domain}", _describe(failure))
         site = failure.request.meta.get("site")
         logger.warning("%scould not fetch %s: %s", f"site {site.name!r}: " if site else "",
                        failure.request.url, _describe(failure))
