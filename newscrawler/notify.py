@@ -28,9 +28,9 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from newscrawler.changes import diff_versions, render_text
-from newscrawler.render import words_html as render_words_html
 from newscrawler.dates import isoformat, utcnow_iso
 from newscrawler.items import Outcome
+from newscrawler.render import words_html as render_words_html
 
 logger = logging.getLogger(__name__)
 
