@@ -112,3 +112,6 @@ ARCHIVE_ALLOW_PRIVATE_ADDRESSES = False
 ARCHIVE_ROBOTSTXT_MAXSIZE = 500 * 1024
 # Seconds a crawl waits for another crawl of the same archive to finish before it gives up.
 ARCHIVE_LOCK_WAIT = 600
+# Crawl only the watched sites (and URLs) of one shard, "K/N" (1 <= K <= N; see newscrawler/shards.py
+# and docs/scaling.md); empty = every site.
+ARCHIVE_SHARD = ""

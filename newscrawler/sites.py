@@ -20,6 +20,7 @@ allow = ['/a/']                          # regular expressions searched in artic
 deny = ['/video/', '/podcast/']
 prune_xpath = ['//div[@class="media-block"]']   # removed before extraction
 recheck = true                           # re-check this site's articles on schedule
+# shard = 2                              # crawl with --shard 2/N only (default: by domain hash)
 """
 
 
@@ -30,7 +31,8 @@ class SiteConfig:
     ``allow``/``deny`` are compiled regular expressions searched in article URLs (an empty
     ``allow`` allows all; ``deny`` wins); ``prune_xpath`` XPath expressions whose elements are
     removed before extraction; ``domains`` the registered domains the site's articles live on
-    (from its sitemap and feed URLs, plus any listed).
+    (from its sitemap and feed URLs, plus any listed); ``shard`` the shard (1-based) whose crawl
+    reads the site, None to let the hash of its domain decide (:mod:`newscrawler.shards`).
     """
 
     name: str
@@ -41,6 +43,7 @@ class SiteConfig:
     prune_xpath: list[str]
     recheck: bool
     domains: set[str]
+    shard: int | None = None
 
     def allows(self, url: str) -> bool:
         """Whether an article URL passes this site's allow and deny patterns."""
@@ -65,7 +68,7 @@ def load_sites(path: str | Path) -> list[SiteConfig]:
     tables = data.get("site")
     if not isinstance(tables, list) or not tables:
         raise ValueError(f"{path}: no [[site]] tables")
-    known = {"name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains"}
+    known = {"name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains", "shard"}
     sites = []
     for number, table in enumerate(tables, start=1):
         where = f"{path}: site {table.get('name') or number}"
@@ -83,6 +86,9 @@ def load_sites(path: str | Path) -> list[SiteConfig]:
         recheck = table.get("recheck", True)
         if not isinstance(recheck, bool):
             raise ValueError(f"{where}: recheck must be true or false")
+        shard = table.get("shard")
+        if shard is not None and (isinstance(shard, bool) or not isinstance(shard, int) or shard < 1):
+            raise ValueError(f"{where}: shard must be a whole number from 1 (the K of --shard K/N)")
         try:
             allow = [re.compile(p) for p in lists["allow"]]
             deny = [re.compile(p) for p in lists["deny"]]
@@ -95,5 +101,5 @@ def load_sites(path: str | Path) -> list[SiteConfig]:
                 raise ValueError(f"{where}: bad prune_xpath {expression!r}: {exc}") from exc
         domains = {registered_domain(u) for u in lists["sitemaps"] + lists["feeds"]} | set(lists["domains"])
         sites.append(SiteConfig(table["name"].strip(), lists["sitemaps"], lists["feeds"], allow, deny,
-                                lists["prune_xpath"], recheck, domains))
+                                lists["prune_xpath"], recheck, domains, shard))
     return sites
