@@ -87,7 +87,8 @@ ARCHIVE_BACKOFF_BASE = 2.0
 ARCHIVE_BACKOFF_MAX = 120.0
 # Time zone applied to dates that carry none (IANA name).
 ARCHIVE_DEFAULT_TZ = "UTC"
-# Extraction worker processes; None = one per CPU this process may use, 0 = in the crawl process.
+# Extraction worker processes; None = sized to the machine's CPUs and memory (newscrawler.workers.default_workers),
+# 0 = in the crawl process.
 ARCHIVE_EXTRACT_WORKERS = None
 # Seconds one page's extraction may take in a worker before it is killed (capture failed); 0 = no limit.
 ARCHIVE_EXTRACT_TIMEOUT = 60
