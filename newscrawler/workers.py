@@ -42,9 +42,9 @@ CRAWL_PROCESS_SHARE = 0.3
 #: all the time makes the crawl process busy CRAWL_PROCESS_SHARE / WORKER_CPU_RATIO of a core.
 WORKER_CPU_RATIO = 1.25
 #: Memory one extraction worker holds of its own (bytes): its proportional set size (PSS, shared
-#: pages divided among the processes sharing them) while extracting real pages; benchmarks/scaling.py
-#: measures it (benchmarks/README.md).
-WORKER_BYTES = 100 << 20
+#: pages divided among the processes sharing them) while extracting real pages, with room for larger
+#: pages than the corpus's; benchmarks/scaling.py measures it (``worker_pss_mb``, benchmarks/README.md).
+WORKER_BYTES = 80 << 20
 #: Share of the memory available when the crawl starts that the workers may take together.
 WORKER_MEMORY_SHARE = 0.5
 
