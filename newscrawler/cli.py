@@ -97,11 +97,14 @@ def final_line(stats: dict[str, Any], now: str, seconds: float) -> str:
 @click.option("--notify", "notify_urls", multiple=True, metavar="URL",
               help="Apprise URL told of each changed or reverted article and of site health alerts, e.g. "
                    "mailto://user:pass@example.org or json://host/hook (repeatable; docs/notifications.md).")
+@click.option("--shard", metavar="K/N",
+              help="Crawl only the sites of shard K out of N (by a hash of their registered domain, or "
+                   "their shard in --sites), into this shard's own --db; see 'newscrawler merge'.")
 @click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="Scrapy or ARCHIVE_* setting, e.g. -s DOWNLOAD_DELAY=2 (repeatable).")
 @click.option("-v", "--verbose", count=True, help="Log INFO (-v) or DEBUG (-vv) to stderr.")
 def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | None,
-          notify_urls: tuple[str, ...], settings: tuple[str, ...], verbose: int) -> None:
+          notify_urls: tuple[str, ...], shard: str | None, settings: tuple[str, ...], verbose: int) -> None:
     """Fetch articles from URLS into the archive.
 
     Each URL may be a sitemap (urlset, index, gzip, Google News), an RSS or Atom feed, a
@@ -109,18 +112,26 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
     Articles named directly are always fetched; sitemap and feed entries when new or when
     their lastmod is newer than the last capture. --recheck re-fetches archived articles whose
     re-check is due; --sites reads a watched-sites file (for cron). --notify sends each
-    edit (its word diff) and each site health alert to an Apprise URL.
+    edit (its word diff) and each site health alert to an Apprise URL. --shard K/N
+    reads only the sites (and URLs) of shard K, so N crawls split the sites between them.
 
     Examples:
 
         newscrawler crawl https://www.example.com/sitemap.xml --db archive/news.db
 
         newscrawler crawl --sites sites.toml --recheck --notify json://127.0.0.1:8080/hook
+
+        newscrawler crawl --sites sites.toml --shard 1/2 --db archive/shard-1.db
     """
+    from newscrawler.shards import parse_shard
     from newscrawler.sites import read_sites
 
     if not (urls or recheck or sites_file):
         raise click.UsageError("give URLs to crawl, --sites FILE, or --recheck")
+    try:
+        parsed_shard = parse_shard(shard)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from exc
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
@@ -138,6 +149,12 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
         click.echo(str(bad), err=True)
     if sites_file and not sites and not (urls or recheck):
         raise click.ClickException(f"{sites_file}: no site can be crawled (each one is skipped above)")
+    if parsed_shard is not None:
+        try:
+            for site in sites:
+                parsed_shard.holds_site(site)  # a site's shard beyond N is an error here, not mid-crawl
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
     _check_writable(db_path)
     project.set("ARCHIVE_DB", db_path, priority="cmdline")
     project.set("ARCHIVE_COMMAND", command_line(["newscrawler", *sys.argv[1:]]), priority="cmdline")
@@ -153,6 +170,8 @@ def crawl(urls: tuple[str, ...], db_path: str, recheck: bool, sites_file: str | 
         channels_from(project, sites)  # a bad URL or filter is refused before anything is fetched
     except ValueError as exc:
         raise click.ClickException(f"--notify: {exc}") from exc
+    if parsed_shard is not None:
+        project.set("ARCHIVE_SHARD", str(parsed_shard), priority="cmdline")
     _hold_crawl_lock(db_path, project.getfloat("ARCHIVE_LOCK_WAIT"))
     start_errors: list[BaseException] = []
     try:
@@ -224,6 +243,55 @@ def _hold_crawl_lock(db_path: str, wait: float) -> None:
     except ArchiveLocked as exc:
         raise click.ClickException(str(exc)) from exc
     click.get_current_context().call_on_close(lock.release)
+
+
+@cli.command()
+@click.argument("shards", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, type=click.Path(),
+              help="SQLite archive to merge into (created when missing).")
+def merge(shards: tuple[str, ...], db_path: str) -> None:
+    """Merge shard archives (crawled with --shard K/N) into one archive.
+
+    Each shard is merged in one transaction: its articles, versions, captures, crawls and
+    every other table, row ids renumbered; raw pages are stored once per digest. Merging
+    again is safe: a shard merged before adds only what it archived since. A shard whose
+    articles are already in the archive from elsewhere is refused (a site's history stays
+    in one shard). The archive's crawl lock is held meanwhile.
+
+    Example:
+
+        newscrawler merge archive/shard-1.db archive/shard-2.db --db archive/news.db
+    """
+    import sqlite3
+
+    from newscrawler.lock import ArchiveLocked, CrawlLock
+    from newscrawler.merge import MergeRefused, merge_shard
+
+    resolved = Path(db_path).resolve()
+    for shard in shards:
+        if Path(shard).resolve() == resolved:
+            raise click.ClickException(f"{shard} is the target archive itself")
+    lock = CrawlLock(db_path)
+    try:
+        lock.acquire(0, command=command_line(["newscrawler", *sys.argv[1:]]))
+    except ArchiveLocked as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        with Archive.open(db_path) as archive:
+            for shard in shards:
+                try:
+                    counts = merge_shard(archive, shard)
+                except (MergeRefused, sqlite3.Error, RuntimeError) as exc:
+                    raise click.ClickException(f"{shard} not merged: {exc}") from exc
+                inserted = {k: v for k, v in counts.inserted.items() if v}
+                updated = {k: v for k, v in counts.updated.items() if v}
+                what = ", ".join([*(f"{k} +{v}" for k, v in inserted.items()),
+                                  *(f"{k} ~{v}" for k, v in updated.items())]) or "nothing new"
+                click.echo(f"{shard}: {what}")
+    except (sqlite3.Error, OSError) as exc:
+        raise click.ClickException(f"cannot write the archive {db_path}: {exc}") from exc
+    finally:
+        lock.release()
 
 
 def _check_writable(db_path: str) -> None:

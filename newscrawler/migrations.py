@@ -429,3 +429,32 @@ def m021_site_health(db: sqlite_utils.Database) -> None:
             FROM site_health h WHERE h.status IN ('alert', 'ongoing') ORDER BY h.id DESC;
         """
     )
+
+
+@MIGRATIONS()
+def m060_shard_merges(db: sqlite_utils.Database) -> None:
+    """Merging shard archives (:mod:`newscrawler.merge`): each archive gets a random identity, and a
+    merged archive remembers which row of which shard became which of its own rows, so merging a
+    shard again (after it crawled more, or after a crash) adds only what is new."""
+    db.executescript(
+        """
+        -- One row: this archive's identity as a shard (a random UUID, made once).
+        CREATE TABLE archive_identity (
+            uuid TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO archive_identity (uuid, created_at) VALUES (
+            lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-'
+                  || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-'
+                  || hex(randomblob(6))),
+            strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
+        -- Rows merged in from shards: the shard's row id in table tbl became target_id here.
+        CREATE TABLE merged_rows (
+            shard TEXT NOT NULL,
+            tbl TEXT NOT NULL,
+            source_id INTEGER NOT NULL,
+            target_id INTEGER NOT NULL,
+            PRIMARY KEY (shard, tbl, source_id)
+        ) WITHOUT ROWID;
+        """
+    )

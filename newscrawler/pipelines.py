@@ -75,7 +75,8 @@ def extraction_preload(function: Any = extract_article) -> list[str]:
 
 
 def extract_workers(settings: Any) -> int:
-    """``ARCHIVE_EXTRACT_WORKERS`` as a number: unset or empty means one per CPU, 0 in-process.
+    """``ARCHIVE_EXTRACT_WORKERS`` as a number: unset or empty means sized to the machine
+    (:func:`newscrawler.workers.default_workers`), 0 in-process.
 
     :raises ValueError: when the setting is not a whole number >= 0.
     """

@@ -97,7 +97,8 @@ ARCHIVE_BACKOFF_BASE = 2.0
 ARCHIVE_BACKOFF_MAX = 120.0
 # Time zone applied to dates that carry none (IANA name).
 ARCHIVE_DEFAULT_TZ = "UTC"
-# Extraction worker processes; None = one per CPU this process may use, 0 = in the crawl process.
+# Extraction worker processes; None = sized to the machine's CPUs and memory (newscrawler.workers.default_workers),
+# 0 = in the crawl process.
 ARCHIVE_EXTRACT_WORKERS = None
 # Seconds one page's extraction may take in a worker before it is killed (capture failed); 0 = no limit.
 ARCHIVE_EXTRACT_TIMEOUT = 60
@@ -147,3 +148,6 @@ ARCHIVE_HEALTH_SHARE_RISE = 0.3
 ARCHIVE_HEALTH_BODY_RATIO = 0.5
 # A field coverage (headline, date, authors) this much (0..1) below the baseline's departs.
 ARCHIVE_HEALTH_COVERAGE_DROP = 0.4
+# Crawl only the watched sites (and URLs) of one shard, "K/N" (1 <= K <= N; see newscrawler/shards.py
+# and docs/scaling.md); empty = every site.
+ARCHIVE_SHARD = ""

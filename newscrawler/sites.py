@@ -28,6 +28,7 @@ prune_xpath = ['//div[@class="media-block"]']   # removed before extraction
 recheck = true                           # re-check this site's articles on schedule
 notify = ["mailto://user:password@example.org?to=desk@example.org"]   # Apprise URLs told of changes
 notify_kinds = ["correction", "stealth"]  # notify_* filters: see docs/notifications.md
+# shard = 2                              # crawl with --shard 2/N only (default: by domain hash)
 """
 
 #: Per-site notification options (``notify_<name>``), as :meth:`newscrawler.notify.Filters.from_options`
@@ -44,7 +45,9 @@ class SiteConfig:
     removed before extraction; ``domains`` the registered domains the site's articles live on
     (from its sitemap and feed URLs, plus any listed); ``notify`` Apprise URLs told of this site's
     changes and health alerts, with ``notify_options`` (filters and ``digest``, keys of
-    :data:`NOTIFY_OPTIONS` without their ``notify_`` prefix; :mod:`newscrawler.notify`).
+    :data:`NOTIFY_OPTIONS` without their ``notify_`` prefix; :mod:`newscrawler.notify`);
+    ``shard`` the shard (1-based) whose crawl reads the site, None to let the hash of its domain
+    decide (:mod:`newscrawler.shards`).
     """
 
     name: str
@@ -57,6 +60,7 @@ class SiteConfig:
     domains: set[str]
     notify: list[str] = dataclasses.field(default_factory=list)
     notify_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    shard: int | None = None
 
     def allows(self, url: str) -> bool:
         """Whether an article URL passes this site's allow and deny patterns."""
@@ -65,7 +69,7 @@ class SiteConfig:
         return not self.allow or any(p.search(url) for p in self.allow)
 
 
-FIELDS = ("name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains", "notify",
+FIELDS = ("name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains", "shard", "notify",
           *(f"notify_{option}" for option in NOTIFY_OPTIONS))
 """The keys a ``[[site]]`` table may have."""
 _HOST_PORT = re.compile(r"[^/:]+:\d+(/|$)")
@@ -190,13 +194,16 @@ def _site(table: dict, names: set[str]) -> SiteConfig:
         except lxml.etree.XPathSyntaxError as exc:
             raise _Bad("prune_xpath", expression, f"not an XPath expression: {exc}") from exc
     domains = {registered_domain(u) for u in lists["sitemaps"] + lists["feeds"]} | set(lists["domains"])
+    shard = table.get("shard")
+    if shard is not None and (isinstance(shard, bool) or not isinstance(shard, int) or shard < 1):
+        raise _Bad("shard", shard, "must be a whole number from 1 (the K of --shard K/N)")
     options = {option: table[f"notify_{option}"] for option in NOTIFY_OPTIONS if f"notify_{option}" in table}
     try:
         _check_notify("", lists["notify"], options)
     except ValueError as exc:
         raise _Bad("notify", lists["notify"] or options, str(exc).removeprefix(": ")) from exc
     return SiteConfig(name.strip(), lists["sitemaps"], lists["feeds"], patterns["allow"], patterns["deny"],
-                      lists["prune_xpath"], recheck, domains, lists["notify"], options)
+                      lists["prune_xpath"], recheck, domains, lists["notify"], options, shard)
 
 
 def url_problem(url: str) -> str | None:

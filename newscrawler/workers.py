@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -33,12 +34,83 @@ class TaskTimeout(Exception):
     """A task ran longer than the pool's timeout; its worker process was killed."""
 
 
-def default_workers() -> int:
-    """How many CPUs this process may run on (its affinity mask, else ``os.cpu_count()``), at least 1."""
+#: CPU the crawl process spends per page, as a share of a bare trafilatura page's CPU
+#: (benchmarks/scaling.py measures it: ``crawl_process_over_bare``; see benchmarks/README.md).
+CRAWL_PROCESS_SHARE = 0.3
+#: CPU an extraction worker spends per page, over a bare trafilatura page's (our extraction's extra
+#: work: decoding, dates, boilerplate; benchmarks/scaling.py: ``workers_over_bare``). A worker busy
+#: all the time makes the crawl process busy CRAWL_PROCESS_SHARE / WORKER_CPU_RATIO of a core.
+WORKER_CPU_RATIO = 1.25
+#: Memory one extraction worker holds of its own (bytes): its proportional set size (PSS, shared
+#: pages divided among the processes sharing them) while extracting real pages, with room for larger
+#: pages than the corpus's; benchmarks/scaling.py measures it (``worker_pss_mb``, benchmarks/README.md).
+WORKER_BYTES = 80 << 20
+#: Share of the memory available when the crawl starts that the workers may take together.
+WORKER_MEMORY_SHARE = 0.5
+
+
+def machine_cpus() -> int:
+    """CPUs this process may use: its affinity mask (``os.sched_getaffinity``, else ``os.cpu_count()``),
+    lowered to a cgroup v2 CPU quota when one is set (``/sys/fs/cgroup/cpu.max``, as containers
+    get), rounded up; at least 1."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, -(-int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new processes: ``MemAvailable`` of ``/proc/meminfo``, lowered to
+    what a cgroup v2 memory limit leaves (``memory.max`` - ``memory.current``); None when unknown."""
+    available = None
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024
+                break
+    except (OSError, ValueError):
+        pass
+    try:
+        limit = open("/sys/fs/cgroup/memory.max").read().strip()
+        if limit != "max":
+            left = int(limit) - int(open("/sys/fs/cgroup/memory.current").read())
+            available = left if available is None else min(available, left)
+    except (OSError, ValueError):
+        pass
+    return available
+
+
+def default_workers(cpus: int | None = None, memory: int | None = None, *,
+                    crawl_share: float = CRAWL_PROCESS_SHARE, worker_ratio: float = WORKER_CPU_RATIO,
+                    worker_bytes: int = WORKER_BYTES) -> int:
+    """How many extraction workers a crawl on this machine gets by default; at least 1.
+
+    Each busy worker keeps the crawl process busy ``load = crawl_share / worker_ratio`` of a core.
+    The count is the smallest of: the cores left after the crawl process, ``cpus / (1 + load)``
+    rounded (2 cores: 2, 4: 3, 16: 13 at the defaults); the workers the crawl process can keep busy
+    before it is the bottleneck, ``1 / load`` rounded up (5 at the defaults: more would only add
+    memory); and the workers that fit in :data:`WORKER_MEMORY_SHARE` of ``memory`` at
+    ``worker_bytes`` each.
+
+    :param cpus: CPUs to plan for (default :func:`machine_cpus`).
+    :param memory: bytes available (default :func:`available_memory`; unknown: no memory bound).
+    """
+    cpus = machine_cpus() if cpus is None else cpus
+    memory = available_memory() if memory is None else memory
+    load = crawl_share / worker_ratio if worker_ratio > 0 else 0.0
+    counts = [int(cpus / (1 + load) + 0.5)]
+    if load > 0:
+        counts.append(math.ceil(1 / load - 1e-9))
+    if memory is not None and worker_bytes > 0:
+        counts.append(int(memory * WORKER_MEMORY_SHARE // worker_bytes))
+    return max(1, min(counts))
 
 
 def describe_exit(exitcode: int | None) -> str:

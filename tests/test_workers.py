@@ -115,6 +115,33 @@ def test_workers_setting():
         extract_workers(Settings({"ARCHIVE_EXTRACT_WORKERS": "-1"}))
 
 
+@pytest.mark.parametrize("cpus, memory_gb, share, expected", [
+    (1, 64, 0.3, 1), (2, 64, 0.3, 2), (4, 64, 0.3, 3), (16, 64, 0.3, 5),  # 16 cores: the crawl process saturates
+    (16, 64, 0.1, 13), (64, 64, 0.1, 13),  # a lighter crawl process: the cores left after it, then it saturates
+    (16, 0.4, 0.1, 2), (16, 0.05, 0.1, 1),  # little memory: what fits in half of it, at least one
+    (16, None, 0.1, 13),  # memory unknown: no memory bound
+])
+def test_default_workers_are_sized_to_cpus_and_memory(cpus, memory_gb, share, expected):
+    memory = None if memory_gb is None else int(memory_gb * (1 << 30))
+    found = default_workers(cpus, memory, crawl_share=share, worker_ratio=1.25, worker_bytes=100 << 20)
+    assert found == expected
+    if memory_gb is None:
+        import newscrawler.workers as workers
+        original, workers.available_memory = workers.available_memory, lambda: None
+        try:
+            assert default_workers(cpus, crawl_share=share, worker_ratio=1.25) == expected
+        finally:
+            workers.available_memory = original
+
+
+def test_the_machine_as_this_process_sees_it():
+    from newscrawler.workers import available_memory, machine_cpus
+    assert 1 <= machine_cpus() <= len(os.sched_getaffinity(0))
+    meminfo = dict(line.split(":") for line in open("/proc/meminfo"))
+    assert 0 < available_memory() <= int(meminfo["MemTotal"].split()[0]) * 1024
+    assert 1 <= default_workers() <= machine_cpus()
+
+
 def test_describe_exit():
     assert describe_exit(-9) == "killed by signal 9 (SIGKILL)"
     assert describe_exit(1) == "exited with status 1"

@@ -18,7 +18,8 @@ class AutoSpider(ArchiveSpider):
     watched sites' sitemaps and feeds and re-checks due articles when asked.
 
     ``scrapy crawl auto -a urls="URL URL ..." [-a sites=sites.toml] [-a recheck=1]``.
-    See :meth:`ArchiveSpider.parse_any`.
+    See :meth:`ArchiveSpider.parse_any`. With ``ARCHIVE_SHARD`` the URLs of other shards' sites are
+    left out (counted in ``archive/shard/skipped_urls``).
 
     :raises ValueError: when there is nothing to do (no URL, no sites file, no re-check).
     """
@@ -30,6 +31,15 @@ class AutoSpider(ArchiveSpider):
         self.urls = split_urls(urls)
         if not (self.urls or self.sites or self.recheck):
             raise ValueError("the auto spider needs -a urls='URL [URL ...]', -a sites=FILE or -a recheck=1")
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> AutoSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if spider.shard is not None:
+            kept = [url for url in spider.urls if spider.shard.holds_url(url)]
+            spider.shard_skipped["archive/shard/skipped_urls"] = len(spider.urls) - len(kept)
+            spider.urls = kept
+        return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         if self.recheck:

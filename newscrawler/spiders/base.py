@@ -27,6 +27,7 @@ from newscrawler.health import ENTRIES_STAT, UNREADABLE_STAT
 from newscrawler.items import Capture, Outcome
 from newscrawler.middlewares import COMPARE, CONDITIONAL, ORIGIN, REFRESH_ELSEWHERE, SAME_BYTES, exchange_of
 from newscrawler.policy import should_fetch
+from newscrawler.shards import parse_shard
 from newscrawler.sitemaps import Entry, parse_feed, parse_sitemap, sniff_xml
 from newscrawler.sites import SiteConfig, load_sites
 from newscrawler.store import Archive
@@ -99,7 +100,9 @@ class ArchiveSpider(scrapy.Spider):
 
     Arguments: ``sites`` (path of a watched-sites TOML file, see :mod:`newscrawler.sites`) and
     ``recheck`` ("1"/"true": also re-fetch archived articles that are due, at most
-    ``ARCHIVE_RECHECK_MAX`` per run, most overdue first).
+    ``ARCHIVE_RECHECK_MAX`` per run, most overdue first). With ``ARCHIVE_SHARD`` ("K/N") only the
+    watched sites of shard K are read (:mod:`newscrawler.shards`); the others are counted in
+    ``archive/shard/skipped_sites``.
     """
 
     custom_settings: dict[str, Any] = {}
@@ -114,6 +117,7 @@ class ArchiveSpider(scrapy.Spider):
         self._archive_handle: Archive | None = None
         self.sites: list[SiteConfig] = load_sites(sites) if isinstance(sites, (str, Path)) else list(sites or [])
         self.recheck = recheck in (True, "1", "true", "yes", "on")
+        self.shard_skipped: dict[str, int] = {}  # stats key -> sites or URLs left to other shards
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -125,6 +129,12 @@ class ArchiveSpider(scrapy.Spider):
         spider._db_path = crawler.settings.get("ARCHIVE_DB")
         spider._recheck_max = crawler.settings.getint("ARCHIVE_RECHECK_MAX", 1000)
         spider._feed_batch = max(1, crawler.settings.getint("CONCURRENT_REQUESTS"))
+        spider.shard = parse_shard(crawler.settings.get("ARCHIVE_SHARD"))
+        if spider.shard is not None:
+            kept = [site for site in spider.sites if spider.shard.holds_site(site)]
+            spider.shard_skipped["archive/shard/skipped_sites"] = len(spider.sites) - len(kept)
+            spider.sites = kept
+        crawler.signals.connect(spider._count_shard, signal=scrapy.signals.spider_opened)
         spider._host_cap = max(1, crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
         crawler.signals.connect(spider._close_archive, signal=scrapy.signals.spider_closed)
         crawler.signals.connect(spider._feed_engine, signal=scrapy.signals.scheduler_empty)
@@ -143,6 +153,10 @@ class ArchiveSpider(scrapy.Spider):
         if self._archive_handle is not None:
             self._archive_handle.close()
             self._archive_handle = None
+
+    def _count_shard(self) -> None:
+        for key, value in self.shard_skipped.items():
+            self.crawler.stats.set_value(key, value)
 
     def site_requests(self) -> Iterator[scrapy.Request]:
         """Discovery requests for every sitemap and syndication feed of the watched sites."""
