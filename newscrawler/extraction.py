@@ -14,10 +14,10 @@ import lxml.html
 import trafilatura
 from trafilatura.utils import load_html
 
-from newscrawler import boilerplate
+from newscrawler import boilerplate, metadata
 from newscrawler.changes import churn_kind, normalize_text
 from newscrawler.charsets import decode_html
-from newscrawler.dates import isoformat, parse_date
+from newscrawler.dates import isoformat
 
 logger = logging.getLogger(__name__)
 # trafilatura logs a WARNING per odd link ("empty link") and per page it gives up on: noise in a
@@ -26,7 +26,7 @@ logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 #: Version of our own rules around trafilatura (paragraphs, link density, churn lines, pruning):
 #: bump it whenever they change, so that archived versions are re-extracted before comparing.
-RULES_VERSION = 3
+RULES_VERSION = 4
 #: Stored with each version; a capture whose extractor differs triggers the extraction-drift check.
 EXTRACTOR = f"trafilatura {trafilatura.__version__} (newscrawler rules {RULES_VERSION})"
 
@@ -155,16 +155,22 @@ def extract_article(
     if not body:
         return None
 
-    published_raw = own["published"] or doc.date or hints.get("published")
-    modified_raw = own["modified"] or hints.get("modified")
-    published = parse_date(published_raw, default_tz)
-    modified = parse_date(modified_raw, default_tz)
-    headline = normalize_text(doc.title or own["headline"] or hints.get("title") or "")
+    zone = hints.get("timezone") or default_tz
+    sites = metadata.site_names(url, [own["site_name"], own["publisher"], own["application_name"], doc.sitename])
+    published, published_raw = metadata.choose_date(
+        [(own["published"], "page"), *((raw, "page") for raw in own["published_more"]),
+         (doc.date, "trafilatura"), (hints.get("published"), "discovery")], zone)
+    modified, modified_raw = metadata.choose_date([(own["modified"], "page"), (hints.get("modified"), "discovery")],
+                                                  zone)
+    headline = normalize_text(metadata.choose_headline(
+        own["h1"], [own["headline"], own["og_title"], own["twitter_title"], doc.title, own["title"],
+                    hints.get("title")], sites))
     body = _strip_headline(body, headline)
     return Extracted(
         headline=headline,
         body=body,
-        authors=own["authors"] or _split_authors(doc.author),
+        authors=(metadata.clean_authors(own["authors"], sites) or metadata.clean_authors([doc.author], sites)
+                 or metadata.clean_authors(own["meta_authors"], sites)),
         date_published=isoformat(published),
         date_published_raw=published_raw,
         date_modified=isoformat(modified),
@@ -271,13 +277,14 @@ def _page_metadata(tree: lxml.html.HtmlElement, url: str) -> dict[str, Any]:
         if key and content and key not in meta:
             meta[key] = content
     ld = next(_json_ld_articles(tree), {})
-    published = _first_str(ld.get("datePublished")) or _first_meta(meta, _PUBLISHED_META)
+    published_all = [_first_str(ld.get("datePublished")), *(meta.get(k) for k in _PUBLISHED_META)]
+    for el in tree.iter("time"):
+        if el.get("datetime") and (el.get("itemprop") or "").lower() in ("datepublished", ""):
+            published_all.append(el.get("datetime").strip())
+            break
+    published_all = [value for value in published_all if value]
+    published = published_all[0] if published_all else None
     modified = _first_str(ld.get("dateModified")) or _first_meta(meta, _MODIFIED_META)
-    if not published:
-        for el in tree.iter("time"):
-            if el.get("datetime") and (el.get("itemprop") or "").lower() in ("datepublished", ""):
-                published = el.get("datetime").strip()
-                break
     canonical = None
     for el in tree.iter("link"):
         if "canonical" in (el.get("rel") or "").lower().split() and el.get("href"):
@@ -291,8 +298,18 @@ def _page_metadata(tree: lxml.html.HtmlElement, url: str) -> dict[str, Any]:
     return {
         "published": published,
         "modified": modified,
+        "published_more": published_all[1:],
         "headline": _first_str(ld.get("headline")),
+        "og_title": meta.get("og:title"),
+        "twitter_title": meta.get("twitter:title"),
+        "title": normalize_text(tree.findtext(".//title") or "") or None,
+        "h1": [normalize_text(h.text_content()) for h in tree.iter("h1")][:8],
+        "site_name": meta.get("og:site_name"),
+        "application_name": meta.get("application-name"),
+        "publisher": _ld_name(ld.get("publisher")),
         "authors": _ld_authors(ld.get("author")),
+        "meta_authors": [meta[k] for k in ("author", "article:author", "parsely-author", "sailthru.author",
+                                           "dc.creator", "byl") if meta.get(k)],
         "canonical": canonical,
         "language": language or meta.get("content-language") or meta.get("og:locale"),
     }
@@ -336,8 +353,11 @@ def _ld_authors(value: Any) -> list[str]:
     return names
 
 
-def _split_authors(value: str | None) -> list[str]:
-    return [normalize_text(a) for a in (value or "").split(";") if a.strip()]
+def _ld_name(value: Any) -> str | None:
+    """The ``name`` of a JSON-LD object (or of the first of a list), or a bare string."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return _first_str(value.get("name")) if isinstance(value, dict) else _first_str(value)
 
 
 def _tags(values: list[str] | None) -> list[str]:

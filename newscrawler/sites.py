@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lxml.etree
 
+from newscrawler.dates import is_zone
 from newscrawler.urls import registered_domain
 
 EXAMPLE = """\
@@ -20,6 +21,7 @@ allow = ['/a/']                          # regular expressions searched in artic
 deny = ['/video/', '/podcast/']
 prune_xpath = ['//div[@class="media-block"]']   # removed before extraction
 recheck = true                           # re-check this site's articles on schedule
+timezone = "Europe/Prague"               # IANA zone of the site's dates that give no offset
 """
 
 
@@ -30,7 +32,8 @@ class SiteConfig:
     ``allow``/``deny`` are compiled regular expressions searched in article URLs (an empty
     ``allow`` allows all; ``deny`` wins); ``prune_xpath`` XPath expressions whose elements are
     removed before extraction; ``domains`` the registered domains the site's articles live on
-    (from its sitemap and feed URLs, plus any listed).
+    (from its sitemap and feed URLs, plus any listed); ``timezone`` the IANA zone in which a date
+    the site gives without an offset is read (None: ``ARCHIVE_DEFAULT_TZ``).
     """
 
     name: str
@@ -41,6 +44,7 @@ class SiteConfig:
     prune_xpath: list[str]
     recheck: bool
     domains: set[str]
+    timezone: str | None = None
 
     def allows(self, url: str) -> bool:
         """Whether an article URL passes this site's allow and deny patterns."""
@@ -53,8 +57,8 @@ def load_sites(path: str | Path) -> list[SiteConfig]:
     """Read a watched-sites file: a TOML array of ``[[site]]`` tables (see :data:`EXAMPLE`).
 
     :raises ValueError: with the file, site and key at fault, for a file that is not TOML, a site
-        without name or without any sitemap or feed, a key of the wrong type, an unknown key, or a
-        pattern or XPath that does not compile.
+        without name or without any sitemap or feed, a key of the wrong type, an unknown key, a
+        pattern or XPath that does not compile, or a timezone that is not an IANA zone name.
     :raises OSError: when the file cannot be read.
     """
     path = Path(path)
@@ -65,7 +69,7 @@ def load_sites(path: str | Path) -> list[SiteConfig]:
     tables = data.get("site")
     if not isinstance(tables, list) or not tables:
         raise ValueError(f"{path}: no [[site]] tables")
-    known = {"name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains"}
+    known = {"name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains", "timezone"}
     sites = []
     for number, table in enumerate(tables, start=1):
         where = f"{path}: site {table.get('name') or number}"
@@ -93,7 +97,11 @@ def load_sites(path: str | Path) -> list[SiteConfig]:
                 lxml.etree.XPath(expression)
             except lxml.etree.XPathSyntaxError as exc:
                 raise ValueError(f"{where}: bad prune_xpath {expression!r}: {exc}") from exc
+        timezone = table.get("timezone")
+        if timezone is not None and not is_zone(timezone):
+            raise ValueError(f"{where}: timezone must be an IANA zone name such as \"Europe/Berlin\", "
+                             f"not {timezone!r}")
         domains = {registered_domain(u) for u in lists["sitemaps"] + lists["feeds"]} | set(lists["domains"])
         sites.append(SiteConfig(table["name"].strip(), lists["sitemaps"], lists["feeds"], allow, deny,
-                                lists["prune_xpath"], recheck, domains))
+                                lists["prune_xpath"], recheck, domains, timezone))
     return sites
