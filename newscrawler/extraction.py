@@ -132,6 +132,8 @@ def extract_article(
     if tree is None:
         return None
     own = _page_metadata(tree, url)
+    boilerplate.keep_social_posts(tree)
+    boilerplate.wrap_loose_text(tree)
     boilerplate.prune_promo_boxes(tree)
     boilerplate.prune_teaser_lists(tree)
     feed = boilerplate.live_blog_updates(tree)
@@ -150,7 +152,7 @@ def extract_article(
         paragraphs = [p for p in boilerplate.live_blog_paragraphs(tree, feed)
                       if not churn_kind(p) and not boilerplate.is_ad_label(p)]
     else:
-        paragraphs = body_paragraphs(doc.body)
+        paragraphs = body_paragraphs(doc.body, PageText(tree))
     body = "\n\n".join(paragraphs)
     if not body:
         return None
@@ -184,7 +186,7 @@ def extract_article(
     )
 
 
-def body_paragraphs(body: lxml.etree._Element) -> list[str]:
+def body_paragraphs(body: lxml.etree._Element, source: PageText | None = None) -> list[str]:
     """The article's paragraphs from trafilatura's body tree, normalised, boilerplate churn left out.
 
     Each block without blocks inside it (paragraph, heading, list item, table row, a quote's
@@ -192,9 +194,11 @@ def body_paragraphs(body: lxml.etree._Element) -> list[str]:
     that are mostly link text (share >= LINK_DENSITY_MAX: "READ MORE: <link>" lines, related-story
     lists) and lines that change by themselves between captures
     (:func:`newscrawler.changes.churn_kind`: relative times, counters, bare timestamps).
+    ``source`` is the page's own text (:class:`PageText`): where trafilatura trimmed the space
+    between a text and an inline element, it is put back when the page has it there.
     """
     paragraphs = []
-    for text, link_chars in _blocks(body):
+    for text, link_chars in _blocks(body, source):
         text = normalize_text(text)
         if (text and not churn_kind(text) and link_chars / len(text) < LINK_DENSITY_MAX
                 and not boilerplate.is_ad_label(text)):
@@ -202,28 +206,69 @@ def body_paragraphs(body: lxml.etree._Element) -> list[str]:
     return paragraphs
 
 
-def _blocks(element: lxml.etree._Element) -> Iterator[tuple[str, int]]:
+class PageText:
+    """The text of a parsed page with its whitespace collapsed, read to tell whether two pieces of
+    text that trafilatura's tree gives side by side stood apart in the page ("Posted by" +
+    "Harbour Watch") or together ("harbour board" + ","). Built on first use."""
+
+    #: Characters of context on each side of a join that must match the page.
+    CONTEXT = 24
+
+    def __init__(self, tree: lxml.etree._Element) -> None:
+        self._tree = tree
+        self._text: str | None = None
+
+    def spaced(self, left: str, right: str) -> bool:
+        """Whether the page has whitespace between the end of ``left`` and the start of ``right``
+        (and not the two run together)."""
+        if self._text is None:
+            self._text = re.sub(r"\s+", " ", "".join(self._tree.itertext()))
+        a = re.sub(r"\s+", " ", left[-self.CONTEXT:]).rsplit(" ", 1)[-1]
+        b = re.sub(r"\s+", " ", right[:self.CONTEXT])
+        return f"{a} {b}" in self._text and f"{a}{b}" not in self._text
+
+
+def _join(parts: list[str], source: PageText | None) -> str:
+    """Concatenate text pieces as written: a space only where the page (``source``) has one."""
+    out = ""
+    for piece in parts:
+        if (source is not None and out and piece and not out[-1].isspace() and not piece[0].isspace()
+                and source.spaced(out, piece)):
+            out += " "
+        out += piece
+    return out
+
+
+def _is_block(child: lxml.etree._Element, parent: lxml.etree._Element) -> bool:
+    """Whether a child of trafilatura's body tree is a block; code on one line inside a paragraph
+    is inline (``<code>f()</code>`` in a sentence)."""
+    if child.tag == "code" and parent.tag == "p":
+        return "\n" in "".join(child.itertext())
+    return child.tag in _BLOCK_TAGS
+
+
+def _blocks(element: lxml.etree._Element, source: PageText | None = None) -> Iterator[tuple[str, int]]:
     """(text, characters of link text) of each leaf block under ``element``, in document order."""
     if element.tag == "row":  # a table row: its non-empty cells, so a huge colspan adds no "| | |"
-        cells = (normalize_text(_inline_text(cell)) for cell in element)
+        cells = (normalize_text(_inline_text(cell, source)) for cell in element)
         yield " | ".join(cell for cell in cells if cell), 0
         return
-    if not any(child.tag in _BLOCK_TAGS for child in element):
-        yield _inline_text(element), _link_chars(element)
+    if not any(_is_block(child, element) for child in element):
+        yield _inline_text(element, source), _link_chars(element)
         return
     run_text, run_links = [element.text or ""], 0
     for child in element:
-        if child.tag in _BLOCK_TAGS:
-            yield "".join(run_text), run_links
-            yield from _blocks(child)
+        if _is_block(child, element):
+            yield _join(run_text, source), run_links
+            yield from _blocks(child, source)
             run_text, run_links = [child.tail or ""], 0
         else:  # inline markup between blocks: part of the current run
-            run_text += [_inline_text(child), child.tail or ""]
+            run_text += [_inline_text(child, source), child.tail or ""]
             run_links += _link_chars(child)
-    yield "".join(run_text), run_links
+    yield _join(run_text, source), run_links
 
 
-def _inline_text(element: lxml.etree._Element) -> str:
+def _inline_text(element: lxml.etree._Element, source: PageText | None = None) -> str:
     """The text of ``element`` as written: inline markup adds no spaces, a line break (``lb``) one.
 
     Cells and other blocks nested in it are set apart by a space.
@@ -232,12 +277,12 @@ def _inline_text(element: lxml.etree._Element) -> str:
     for child in element:
         if child.tag == "lb":
             parts.append(" ")
-        elif child.tag in _BLOCK_TAGS or child.tag == "cell":
-            parts += [" ", _inline_text(child), " "]
+        elif _is_block(child, element) or child.tag == "cell":
+            parts += [" ", _inline_text(child, source), " "]
         else:
-            parts.append(_inline_text(child))
+            parts.append(_inline_text(child, source))
         parts.append(child.tail or "")
-    return "".join(parts)
+    return _join(parts, source)
 
 
 def _link_chars(element: lxml.etree._Element) -> int:
