@@ -282,3 +282,130 @@ def _drop(element: lxml.etree._Element) -> None:
         else:
             parent.text = (parent.text or "") + element.tail
     parent.remove(element)
+
+
+#: Embedded social posts as their platforms' embed codes write them (Twitter/X, Instagram, Facebook,
+#: TikTok, Threads, Bluesky, Mastodon; source: each platform's published embed snippet): a
+#: blockquote with one of these classes, or one citing a post on one of these hosts.
+SOCIAL_CLASSES = ("twitter-tweet", "twitter-video", "instagram-media", "fb-xfbml-parse-ignore", "fb-post",
+                  "tiktok-embed", "text-post-media", "bluesky-embed", "mastodon-embed", "reddit-embed-bq")
+_SOCIAL_HOSTS = re.compile(r"^https?://(?:[\w-]+\.)*(?:twitter\.com|x\.com|instagram\.com|facebook\.com|"
+                           r"tiktok\.com|threads\.net|bsky\.app|reddit\.com)/", re.I)
+
+
+def keep_social_posts(tree: lxml.html.HtmlElement) -> int:
+    """Make embedded social posts that an article quotes plain quotations, so their text is kept.
+
+    Each embed's blockquote (:data:`SOCIAL_CLASSES`, or a ``cite`` on a social host) loses its
+    class, and a wrapper around it that holds nothing else (a ``<figure>`` or ``<div>`` with the
+    embed's iframe and script) is replaced by the blockquote itself: extractors drop figures and
+    elements classed "embed" or "social" as page furniture. The script and iframe go. Returns the
+    number of posts kept.
+    """
+    count = 0
+    for quote in list(tree.iter("blockquote")):
+        classes = set((quote.get("class") or "").split())
+        if not (classes & set(SOCIAL_CLASSES) or _SOCIAL_HOSTS.match(quote.get("cite") or "")
+                or quote.get("data-instgrm-permalink")):
+            continue
+        if not normalize_text(quote.text_content()):
+            continue
+        for attribute in ("class", "id", "style", "data-instgrm-permalink"):
+            quote.attrib.pop(attribute, None)
+        for element in quote.xpath(".//script | .//iframe | .//style"):
+            _drop(element)
+        wrapper = quote.getparent()
+        while wrapper is not None and wrapper.tag in ("figure", "div", "span", "aside", "section") \
+                and wrapper.getparent() is not None \
+                and _visible_text(wrapper) == _visible_text(quote):
+            outer = wrapper.getparent()
+            quote.tail = wrapper.tail
+            outer.replace(wrapper, quote)
+            wrapper = outer
+        count += 1
+    return count
+
+
+def _visible_text(element: lxml.etree._Element) -> str:
+    """The normalised text of ``element`` without that of its scripts and styles."""
+    return normalize_text("".join(element.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]")))
+
+
+# HTML elements that start a block of their own; text beside them in the same parent is "loose".
+_BLOCK_HTML = frozenset({
+    "p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "figure", "form",
+    "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "li", "table", "blockquote", "pre", "hr",
+    "details", "fieldset", "address", "center", "noscript", "iframe", "video", "audio", "canvas",
+})
+_NOT_TEXT = frozenset({"script", "style", "template", "svg", "button", "select", "input", "textarea"})
+_CONTAINERS = ("div", "section", "article", "main", "blockquote", "td", "th", "li", "dd")
+
+
+def wrap_loose_text(tree: lxml.html.HtmlElement) -> int:
+    """Put each run of loose text (text and inline elements standing beside blocks in one parent)
+    into a paragraph of its own, so that a sentence with a link in it stays one paragraph.
+
+    ``<div><p>Intro.</p>Posted by <a>Harbour Watch</a> on Monday.</div>``: trafilatura reads the
+    loose text and the link as separate pieces and stores "Posted by" and "Harbour Watch on
+    Monday." as two paragraphs; after this they are one ``<p>``. Only runs that hold both loose
+    text and an inline element with text are wrapped (a run of plain text, or a lone ``<span>``
+    caption beside an image, is read whole already). Returns the number of paragraphs made.
+    """
+    made = 0
+    for element in list(tree.iter(*_CONTAINERS)):
+        children = list(element)
+        if not any(isinstance(c.tag, str) and c.tag in _BLOCK_HTML for c in children):
+            continue
+        if not ((element.text and element.text.strip()) or any(
+                (c.tail and c.tail.strip()) or (isinstance(c.tag, str) and c.tag not in _BLOCK_HTML
+                                                and c.tag not in _NOT_TEXT and c.text_content().strip())
+                for c in children)):
+            continue
+        # The parent's content as a sequence of strings and elements, tails detached.
+        items: list = [element.text or ""]
+        for child in children:
+            tail, child.tail = child.tail, None
+            items += [child, tail or ""]
+        element.text = None
+        for child in children:
+            element.remove(child)
+        run: list = []
+        for item in items:
+            if isinstance(item, str) or not isinstance(item.tag, str) or item.tag not in _BLOCK_HTML:
+                run.append(item)
+            else:
+                made += _flush_run(element, run)
+                run = []
+                element.append(item)
+        made += _flush_run(element, run)
+    return made
+
+
+def _flush_run(parent: lxml.etree._Element, run: list) -> int:
+    """Append a run of loose content to ``parent``: as one new ``<p>`` when it holds both loose
+    text and an inline element with text (returns 1), else as it was (returns 0)."""
+    loose = any(isinstance(i, str) and i.strip() for i in run)
+    inline = any(not isinstance(i, str) and isinstance(i.tag, str) and i.tag not in _NOT_TEXT
+                 and i.text_content().strip() for i in run)
+    if loose and inline:  # only text beside inline markup is split apart by extractors
+        paragraph = lxml.html.Element("p")
+        _append_all(paragraph, run)
+        parent.append(paragraph)
+        return 1
+    _append_all(parent, run)
+    return 0
+
+
+def _append_all(parent: lxml.etree._Element, items: list) -> None:
+    """Append strings and elements to ``parent`` in order (strings as text or tails)."""
+    for item in items:
+        if isinstance(item, str):
+            if not item:
+                continue
+            last = parent[-1] if len(parent) else None
+            if last is None:
+                parent.text = (parent.text or "") + item
+            else:
+                last.tail = (last.tail or "") + item
+        else:
+            parent.append(item)

@@ -95,3 +95,13 @@ def isoformat(value: dt.datetime | dt.date | None) -> str | None:
 def utcnow_iso() -> str:
     """Now, as ISO 8601 UTC with microseconds: ``2026-11-29T22:43:05.123456Z``."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def is_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone name this system knows (``Europe/Berlin``, ``UTC``)."""
+    return isinstance(name, str) and bool(name.strip()) and tz.gettz(name) is not None
+
+
+def local_day(value: dt.datetime, zone: str) -> dt.date:
+    """The calendar day of an aware datetime in the IANA zone ``zone`` (UTC when unknown)."""
+    return value.astimezone(tz.gettz(zone) or dt.UTC).date()

@@ -14,10 +14,10 @@ import lxml.html
 import trafilatura
 from trafilatura.utils import load_html
 
-from newscrawler import boilerplate
+from newscrawler import boilerplate, metadata
 from newscrawler.changes import churn_kind, normalize_text
 from newscrawler.charsets import decode_html
-from newscrawler.dates import isoformat, parse_date
+from newscrawler.dates import isoformat
 
 logger = logging.getLogger(__name__)
 # trafilatura logs a WARNING per odd link ("empty link") and per page it gives up on: noise in a
@@ -26,7 +26,7 @@ logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 #: Version of our own rules around trafilatura (paragraphs, link density, churn lines, pruning):
 #: bump it whenever they change, so that archived versions are re-extracted before comparing.
-RULES_VERSION = 3
+RULES_VERSION = 4
 #: Stored with each version; a capture whose extractor differs triggers the extraction-drift check.
 EXTRACTOR = f"trafilatura {trafilatura.__version__} (newscrawler rules {RULES_VERSION})"
 
@@ -132,6 +132,8 @@ def extract_article(
     if tree is None:
         return None
     own = _page_metadata(tree, url)
+    boilerplate.keep_social_posts(tree)
+    boilerplate.wrap_loose_text(tree)
     boilerplate.prune_promo_boxes(tree)
     boilerplate.prune_teaser_lists(tree)
     boilerplate.unmark_prose_among_paragraphs(tree)
@@ -151,21 +153,27 @@ def extract_article(
         paragraphs = [p for p in boilerplate.live_blog_paragraphs(tree, feed)
                       if not churn_kind(p) and not boilerplate.is_ad_label(p)]
     else:
-        paragraphs = body_paragraphs(doc.body)
+        paragraphs = body_paragraphs(doc.body, PageText(tree))
     body = "\n\n".join(paragraphs)
     if not body:
         return None
 
-    published_raw = own["published"] or doc.date or hints.get("published")
-    modified_raw = own["modified"] or hints.get("modified")
-    published = parse_date(published_raw, default_tz)
-    modified = parse_date(modified_raw, default_tz)
-    headline = normalize_text(doc.title or own["headline"] or hints.get("title") or "")
+    zone = hints.get("timezone") or default_tz
+    sites = metadata.site_names(url, [own["site_name"], own["publisher"], own["application_name"], doc.sitename])
+    published, published_raw = metadata.choose_date(
+        [(own["published"], "page"), *((raw, "page") for raw in own["published_more"]),
+         (doc.date, "trafilatura"), (hints.get("published"), "discovery")], zone)
+    modified, modified_raw = metadata.choose_date([(own["modified"], "page"), (hints.get("modified"), "discovery")],
+                                                  zone)
+    headline = normalize_text(metadata.choose_headline(
+        own["h1"], [own["headline"], own["og_title"], own["twitter_title"], doc.title, own["title"],
+                    hints.get("title")], sites))
     body = _strip_headline(body, headline)
     return Extracted(
         headline=headline,
         body=body,
-        authors=own["authors"] or _split_authors(doc.author),
+        authors=(metadata.clean_authors(own["authors"], sites) or metadata.clean_authors([doc.author], sites)
+                 or metadata.clean_authors(own["meta_authors"], sites)),
         date_published=isoformat(published),
         date_published_raw=published_raw,
         date_modified=isoformat(modified),
@@ -179,7 +187,7 @@ def extract_article(
     )
 
 
-def body_paragraphs(body: lxml.etree._Element) -> list[str]:
+def body_paragraphs(body: lxml.etree._Element, source: PageText | None = None) -> list[str]:
     """The article's paragraphs from trafilatura's body tree, normalised, boilerplate churn left out.
 
     Each block without blocks inside it (paragraph, heading, list item, table row, a quote's
@@ -187,9 +195,11 @@ def body_paragraphs(body: lxml.etree._Element) -> list[str]:
     that are mostly link text (share >= LINK_DENSITY_MAX: "READ MORE: <link>" lines, related-story
     lists) and lines that change by themselves between captures
     (:func:`newscrawler.changes.churn_kind`: relative times, counters, bare timestamps).
+    ``source`` is the page's own text (:class:`PageText`): where trafilatura trimmed the space
+    between a text and an inline element, it is put back when the page has it there.
     """
     paragraphs = []
-    for text, link_chars in _blocks(body):
+    for text, link_chars in _blocks(body, source):
         text = normalize_text(text)
         if (text and not churn_kind(text) and link_chars / len(text) < LINK_DENSITY_MAX
                 and not boilerplate.is_ad_label(text)):
@@ -197,28 +207,69 @@ def body_paragraphs(body: lxml.etree._Element) -> list[str]:
     return paragraphs
 
 
-def _blocks(element: lxml.etree._Element) -> Iterator[tuple[str, int]]:
+class PageText:
+    """The text of a parsed page with its whitespace collapsed, read to tell whether two pieces of
+    text that trafilatura's tree gives side by side stood apart in the page ("Posted by" +
+    "Harbour Watch") or together ("harbour board" + ","). Built on first use."""
+
+    #: Characters of context on each side of a join that must match the page.
+    CONTEXT = 24
+
+    def __init__(self, tree: lxml.etree._Element) -> None:
+        self._tree = tree
+        self._text: str | None = None
+
+    def spaced(self, left: str, right: str) -> bool:
+        """Whether the page has whitespace between the end of ``left`` and the start of ``right``
+        (and not the two run together)."""
+        if self._text is None:
+            self._text = re.sub(r"\s+", " ", "".join(self._tree.itertext()))
+        a = re.sub(r"\s+", " ", left[-self.CONTEXT:]).rsplit(" ", 1)[-1]
+        b = re.sub(r"\s+", " ", right[:self.CONTEXT])
+        return f"{a} {b}" in self._text and f"{a}{b}" not in self._text
+
+
+def _join(parts: list[str], source: PageText | None) -> str:
+    """Concatenate text pieces as written: a space only where the page (``source``) has one."""
+    out = ""
+    for piece in parts:
+        if (source is not None and out and piece and not out[-1].isspace() and not piece[0].isspace()
+                and source.spaced(out, piece)):
+            out += " "
+        out += piece
+    return out
+
+
+def _is_block(child: lxml.etree._Element, parent: lxml.etree._Element) -> bool:
+    """Whether a child of trafilatura's body tree is a block; code on one line inside a paragraph
+    is inline (``<code>f()</code>`` in a sentence)."""
+    if child.tag == "code" and parent.tag == "p":
+        return "\n" in "".join(child.itertext())
+    return child.tag in _BLOCK_TAGS
+
+
+def _blocks(element: lxml.etree._Element, source: PageText | None = None) -> Iterator[tuple[str, int]]:
     """(text, characters of link text) of each leaf block under ``element``, in document order."""
     if element.tag == "row":  # a table row: its non-empty cells, so a huge colspan adds no "| | |"
-        cells = (normalize_text(_inline_text(cell)) for cell in element)
+        cells = (normalize_text(_inline_text(cell, source)) for cell in element)
         yield " | ".join(cell for cell in cells if cell), 0
         return
-    if not any(child.tag in _BLOCK_TAGS for child in element):
-        yield _inline_text(element), _link_chars(element)
+    if not any(_is_block(child, element) for child in element):
+        yield _inline_text(element, source), _link_chars(element)
         return
     run_text, run_links = [element.text or ""], 0
     for child in element:
-        if child.tag in _BLOCK_TAGS:
-            yield "".join(run_text), run_links
-            yield from _blocks(child)
+        if _is_block(child, element):
+            yield _join(run_text, source), run_links
+            yield from _blocks(child, source)
             run_text, run_links = [child.tail or ""], 0
         else:  # inline markup between blocks: part of the current run
-            run_text += [_inline_text(child), child.tail or ""]
+            run_text += [_inline_text(child, source), child.tail or ""]
             run_links += _link_chars(child)
-    yield "".join(run_text), run_links
+    yield _join(run_text, source), run_links
 
 
-def _inline_text(element: lxml.etree._Element) -> str:
+def _inline_text(element: lxml.etree._Element, source: PageText | None = None) -> str:
     """The text of ``element`` as written: inline markup adds no spaces, a line break (``lb``) one.
 
     Cells and other blocks nested in it are set apart by a space.
@@ -227,12 +278,12 @@ def _inline_text(element: lxml.etree._Element) -> str:
     for child in element:
         if child.tag == "lb":
             parts.append(" ")
-        elif child.tag in _BLOCK_TAGS or child.tag == "cell":
-            parts += [" ", _inline_text(child), " "]
+        elif _is_block(child, element) or child.tag == "cell":
+            parts += [" ", _inline_text(child, source), " "]
         else:
-            parts.append(_inline_text(child))
+            parts.append(_inline_text(child, source))
         parts.append(child.tail or "")
-    return "".join(parts)
+    return _join(parts, source)
 
 
 def _link_chars(element: lxml.etree._Element) -> int:
@@ -272,13 +323,14 @@ def _page_metadata(tree: lxml.html.HtmlElement, url: str) -> dict[str, Any]:
         if key and content and key not in meta:
             meta[key] = content
     ld = next(_json_ld_articles(tree), {})
-    published = _first_str(ld.get("datePublished")) or _first_meta(meta, _PUBLISHED_META)
+    published_all = [_first_str(ld.get("datePublished")), *(meta.get(k) for k in _PUBLISHED_META)]
+    for el in tree.iter("time"):
+        if el.get("datetime") and (el.get("itemprop") or "").lower() in ("datepublished", ""):
+            published_all.append(el.get("datetime").strip())
+            break
+    published_all = [value for value in published_all if value]
+    published = published_all[0] if published_all else None
     modified = _first_str(ld.get("dateModified")) or _first_meta(meta, _MODIFIED_META)
-    if not published:
-        for el in tree.iter("time"):
-            if el.get("datetime") and (el.get("itemprop") or "").lower() in ("datepublished", ""):
-                published = el.get("datetime").strip()
-                break
     canonical = None
     for el in tree.iter("link"):
         if "canonical" in (el.get("rel") or "").lower().split() and el.get("href"):
@@ -292,8 +344,18 @@ def _page_metadata(tree: lxml.html.HtmlElement, url: str) -> dict[str, Any]:
     return {
         "published": published,
         "modified": modified,
+        "published_more": published_all[1:],
         "headline": _first_str(ld.get("headline")),
+        "og_title": meta.get("og:title"),
+        "twitter_title": meta.get("twitter:title"),
+        "title": normalize_text(tree.findtext(".//title") or "") or None,
+        "h1": [normalize_text(h.text_content()) for h in tree.iter("h1")][:8],
+        "site_name": meta.get("og:site_name"),
+        "application_name": meta.get("application-name"),
+        "publisher": _ld_name(ld.get("publisher")),
         "authors": _ld_authors(ld.get("author")),
+        "meta_authors": [meta[k] for k in ("author", "article:author", "parsely-author", "sailthru.author",
+                                           "dc.creator", "byl") if meta.get(k)],
         "canonical": canonical,
         "language": language or meta.get("content-language") or meta.get("og:locale"),
     }
@@ -337,8 +399,11 @@ def _ld_authors(value: Any) -> list[str]:
     return names
 
 
-def _split_authors(value: str | None) -> list[str]:
-    return [normalize_text(a) for a in (value or "").split(";") if a.strip()]
+def _ld_name(value: Any) -> str | None:
+    """The ``name`` of a JSON-LD object (or of the first of a list), or a bare string."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return _first_str(value.get("name")) if isinstance(value, dict) else _first_str(value)
 
 
 def _tags(values: list[str] | None) -> list[str]:

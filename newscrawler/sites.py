@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import lxml.etree
 
+from newscrawler.dates import is_zone
 from newscrawler.urls import registered_domain
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ recheck = true                           # re-check this site's articles on sche
 notify = ["mailto://user:password@example.org?to=desk@example.org"]   # Apprise URLs told of changes
 notify_kinds = ["correction", "stealth"]  # notify_* filters: see docs/notifications.md
 # shard = 2                              # crawl with --shard 2/N only (default: by domain hash)
+timezone = "Europe/Prague"               # IANA zone of the site's dates that give no offset
 """
 
 #: Per-site notification options (``notify_<name>``), as :meth:`newscrawler.notify.Filters.from_options`
@@ -47,7 +49,9 @@ class SiteConfig:
     changes and health alerts, with ``notify_options`` (filters and ``digest``, keys of
     :data:`NOTIFY_OPTIONS` without their ``notify_`` prefix; :mod:`newscrawler.notify`);
     ``shard`` the shard (1-based) whose crawl reads the site, None to let the hash of its domain
-    decide (:mod:`newscrawler.shards`).
+    decide (:mod:`newscrawler.shards`);
+    ``timezone`` the IANA zone in which a date the site gives without an offset is read (None:
+    ``ARCHIVE_DEFAULT_TZ``).
     """
 
     name: str
@@ -61,6 +65,7 @@ class SiteConfig:
     notify: list[str] = dataclasses.field(default_factory=list)
     notify_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     shard: int | None = None
+    timezone: str | None = None
 
     def allows(self, url: str) -> bool:
         """Whether an article URL passes this site's allow and deny patterns."""
@@ -69,7 +74,7 @@ class SiteConfig:
         return not self.allow or any(p.search(url) for p in self.allow)
 
 
-FIELDS = ("name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains", "shard", "notify",
+FIELDS = ("name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains", "shard", "timezone", "notify",
           *(f"notify_{option}" for option in NOTIFY_OPTIONS))
 """The keys a ``[[site]]`` table may have."""
 _HOST_PORT = re.compile(r"[^/:]+:\d+(/|$)")
@@ -106,7 +111,7 @@ def read_sites(path: str | Path) -> tuple[list[SiteConfig], list[SkippedSite]]:
     unknown key (the closest known one is suggested, by :func:`difflib.get_close_matches`), no
     name or the name of an earlier site, no sitemap or feed, a value of the wrong type, a sitemap
     or feed URL that is not an absolute http(s) URL or carries credentials (the crawl would refuse
-    it), or a pattern or XPath that does not compile.
+    it), a pattern or XPath that does not compile, or a timezone that is not an IANA zone name.
 
     :returns: ``(sites, skipped)``, both in file order.
     :raises ValueError: naming the file, when it is not TOML or holds no ``[[site]]`` tables.
@@ -194,6 +199,9 @@ def _site(table: dict, names: set[str]) -> SiteConfig:
         except lxml.etree.XPathSyntaxError as exc:
             raise _Bad("prune_xpath", expression, f"not an XPath expression: {exc}") from exc
     domains = {registered_domain(u) for u in lists["sitemaps"] + lists["feeds"]} | set(lists["domains"])
+    timezone = table.get("timezone")
+    if timezone is not None and not is_zone(timezone):
+        raise _Bad("timezone", timezone, 'must be an IANA zone name such as "Europe/Berlin"')
     shard = table.get("shard")
     if shard is not None and (isinstance(shard, bool) or not isinstance(shard, int) or shard < 1):
         raise _Bad("shard", shard, "must be a whole number from 1 (the K of --shard K/N)")
@@ -203,7 +211,7 @@ def _site(table: dict, names: set[str]) -> SiteConfig:
     except ValueError as exc:
         raise _Bad("notify", lists["notify"] or options, str(exc).removeprefix(": ")) from exc
     return SiteConfig(name.strip(), lists["sitemaps"], lists["feeds"], patterns["allow"], patterns["deny"],
-                      lists["prune_xpath"], recheck, domains, lists["notify"], options, shard)
+                      lists["prune_xpath"], recheck, domains, lists["notify"], options, shard, timezone)
 
 
 def url_problem(url: str) -> str | None:

@@ -265,6 +265,8 @@ class ArchiveSpider(scrapy.Spider):
             if entry else {}
         if site is not None and site.prune_xpath:
             hints["prune_xpath"] = site.prune_xpath
+        if site is not None and site.timezone:
+            hints["timezone"] = site.timezone
         meta = {"handle_httpstatus_list": ARTICLE_STATUSES, "via": lead.via, "hints": hints,
                 "download_maxsize": self._page_max_size, _QUEUED: host,
                 CONDITIONAL: lead.conditional, COMPARE: True}
