@@ -74,8 +74,8 @@ class SiteConfig:
         return not self.allow or any(p.search(url) for p in self.allow)
 
 
-FIELDS = ("name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains", "shard", "timezone", "notify",
-          *(f"notify_{option}" for option in NOTIFY_OPTIONS))
+FIELDS = ("name", "sitemaps", "feeds", "allow", "deny", "prune_xpath", "recheck", "domains", "shard", "timezone",
+          "notify", *(f"notify_{option}" for option in NOTIFY_OPTIONS))
 """The keys a ``[[site]]`` table may have."""
 _HOST_PORT = re.compile(r"[^/:]+:\d+(/|$)")
 _LISTS = ("sitemaps", "feeds", "allow", "deny", "prune_xpath", "domains", "notify")
