@@ -14,7 +14,7 @@ import lxml.html
 import trafilatura
 from trafilatura.utils import load_html
 
-from newscrawler import boilerplate
+from newscrawler import boilerplate, notes
 from newscrawler.changes import churn_kind, normalize_text
 from newscrawler.charsets import decode_html
 from newscrawler.dates import isoformat, parse_date
@@ -26,7 +26,7 @@ logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 #: Version of our own rules around trafilatura (paragraphs, link density, churn lines, pruning):
 #: bump it whenever they change, so that archived versions are re-extracted before comparing.
-RULES_VERSION = 3
+RULES_VERSION = 4
 #: Stored with each version; a capture whose extractor differs triggers the extraction-drift check.
 EXTRACTOR = f"trafilatura {trafilatura.__version__} (newscrawler rules {RULES_VERSION})"
 
@@ -91,6 +91,8 @@ class Extracted:
     tags: list[str]
     image_url: str | None
     extractor: str = EXTRACTOR
+    title: str | None = None  # the page's og:title or <title> (metadata; the headline is what readers see)
+    corrections: list[str] = dataclasses.field(default_factory=list)  # schema.org correction texts
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a plain dict (lists stay lists)."""
@@ -159,7 +161,8 @@ def extract_article(
     modified_raw = own["modified"] or hints.get("modified")
     published = parse_date(published_raw, default_tz)
     modified = parse_date(modified_raw, default_tz)
-    headline = normalize_text(doc.title or own["headline"] or hints.get("title") or "")
+    title = normalize_text(doc.title) or None
+    headline = normalize_text(own["h1"] or own["headline"] or doc.title or hints.get("title") or "")
     body = _strip_headline(body, headline)
     return Extracted(
         headline=headline,
@@ -175,6 +178,8 @@ def extract_article(
         canonical_url=own["canonical"],
         tags=_tags(doc.tags) or _tags(doc.categories),
         image_url=doc.image or None,
+        title=title,
+        corrections=own["corrections"],
     )
 
 
@@ -292,10 +297,72 @@ def _page_metadata(tree: lxml.html.HtmlElement, url: str) -> dict[str, Any]:
         "published": published,
         "modified": modified,
         "headline": _first_str(ld.get("headline")),
+        "h1": _visible_headline(tree, _first_str(ld.get("headline")), meta.get("og:title")),
+        "corrections": notes.schema_corrections(ld.get("correction")) + _correction_comments(tree),
         "authors": _ld_authors(ld.get("author")),
         "canonical": canonical,
         "language": language or meta.get("content-language") or meta.get("og:locale"),
     }
+
+
+#: A heading longer than this is not a headline (a teaser paragraph marked up as <h1>).
+HEADLINE_MAX_CHARS = 300
+_WORDS = re.compile(r"[^\W_]+")
+
+
+def _visible_headline(tree: lxml.html.HtmlElement, ld_headline: str | None, og_title: str | None) -> str | None:
+    """The headline readers see: the page's ``<h1>`` that shares most words with the JSON-LD
+    ``headline`` or ``og:title`` (or ``<title>``); a site logo or section name in an ``<h1>``
+    shares few. An ``<h1>`` inside ``<article>``/``<main>`` or marked ``itemprop="headline"`` is
+    taken when it is the only one. None when no heading qualifies (the caller falls back to the
+    JSON-LD headline, then the title)."""
+    headings = []
+    for el in tree.iter("h1"):
+        text = normalize_text(el.text_content())
+        if text and len(text) <= HEADLINE_MAX_CHARS:
+            inside = el.get("itemprop") == "headline" or any(a.tag in ("article", "main") for a in el.iterancestors())
+            headings.append((text, inside))
+    if not headings:
+        return None
+    title = next((normalize_text(t.text_content()) for t in tree.iter("title")), "")
+    reference = {w.casefold() for w in _WORDS.findall(ld_headline or og_title or title or "")}
+    if len(headings) == 1 and (headings[0][1] or not reference):
+        return headings[0][0]
+    if not reference:
+        return None
+
+    def overlap(text: str) -> float:
+        words = {w.casefold() for w in _WORDS.findall(text)}
+        return len(words & reference) / max(1, len(words | reference))
+    best = max((text for text, _ in headings), key=overlap)
+    return best if overlap(best) >= 0.25 else None
+
+
+def _correction_comments(tree: lxml.html.HtmlElement) -> list[str]:
+    """Texts of schema.org ``CorrectionComment`` objects anywhere in the page's JSON-LD."""
+    found: list[str] = []
+
+    def walk(data: Any, depth: int = 0) -> None:
+        if depth > 6:
+            return
+        if isinstance(data, list):
+            for entry in data:
+                walk(entry, depth + 1)
+        elif isinstance(data, dict):
+            types = data.get("@type")
+            types = types if isinstance(types, list) else [types]
+            if "CorrectionComment" in types:
+                found.extend(t for t in notes.schema_corrections(data) if t not in found)
+                return
+            for key, value in data.items():
+                if key != "correction":  # the article's own correction property is read apart
+                    walk(value, depth + 1)
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            walk(json.loads(script.text_content() or "null", strict=False))
+        except ValueError:
+            continue
+    return found
 
 
 def _json_ld_articles(tree: lxml.html.HtmlElement) -> Iterator[dict[str, Any]]:
