@@ -124,10 +124,10 @@ def changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]
         a = _comparable(field, (old or {}).get(field))
         b = _comparable(field, new.get(field))
         if field.startswith("date_") and old is not None and (a is None or b is None):
-            continue
+            continue  # a date one capture lacks (a sitemap's lastmod absent on a re-check) is unknown, not changed
         unknown = old is not None and (old.get(field) is None or new.get(field) is None)
         if field in _KNOWN_SINCE_ISSUE_18 and unknown:
-            continue  # a version archived before the field was kept: unknown, not changed  # a date one capture lacks (a sitemap's lastmod absent on a re-check) is unknown, not changed
+            continue  # a version archived before the field was kept: unknown, not changed
         if a != b and (old is not None or b):
             changed.append(field)
     return changed
