@@ -21,6 +21,9 @@ _STOP = {"article", "main", "body", "html"}
 #: A promo box around an e-mail form: first the form's module (an element with a heading, or this
 #: many characters of text beside the form's own), then any wrappers that add no prose of their own.
 _MODULE_CHARS = 100
+#: A box's parent with this many prose paragraphs outside the box is the story, not a promo module
+#: (a small sign-up box placed straight among the story's paragraphs).
+_STORY_PARAGRAPHS = 3
 #: ... and never into an element with more text than this (characters), whatever its markup.
 _PROMO_CAP_CHARS = 2500
 # A paragraph of prose: a sentence end after at least 40 characters.
@@ -67,6 +70,9 @@ def prune_promo_boxes(tree: lxml.html.HtmlElement) -> int:
                 break
             if in_module and _prose_outside(parent, box):
                 break
+            if (not in_module and not any(parent.find(f".//{h}") is not None for h in _HEADINGS)
+                    and _prose_outside(parent, box) >= _STORY_PARAGRAPHS):
+                break  # a bare form among a story's paragraphs: the parent is the story, not a module
             box = parent
         _drop(box)
         removed += 1

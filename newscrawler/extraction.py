@@ -134,6 +134,7 @@ def extract_article(
     if tree is None:
         return None
     own = _page_metadata(tree, url)
+    _unmark_story_prose(tree)
     boilerplate.prune_promo_boxes(tree)
     boilerplate.prune_teaser_lists(tree)
     feed = boilerplate.live_blog_updates(tree)
@@ -303,6 +304,44 @@ def _page_metadata(tree: lxml.html.HtmlElement, url: str) -> dict[str, Any]:
         "canonical": canonical,
         "language": language or meta.get("content-language") or meta.get("og:locale"),
     }
+
+
+#: Class tokens trafilatura discards an element for (its byline, date and UI-meta tokens) that sites
+#: also give prose paragraphs and editorial notes among a story's paragraphs.
+_META_CLASS = re.compile(r"meta|timestamp|byline|date|info|author|stats|note", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?…»\"”)]\s*$")
+_PROSE_MAX_CHARS = 700
+
+
+def _prose(text: str) -> bool:
+    """A sentence or two of story text: six words or more ending a sentence, or an editorial note;
+    never a dateline, counter or byline."""
+    if not text or len(text) > _PROSE_MAX_CHARS or churn_kind(text) or boilerplate.is_byline(text):
+        return False
+    return bool(notes.note_kind(text)) or (len(text.split()) >= 6 and bool(_SENTENCE_END.search(text)))
+
+
+def _unmark_story_prose(tree: lxml.html.HtmlElement) -> int:
+    """Drop the class of prose blocks that sit among a story's paragraphs with a byline, date or
+    meta class (``<p class="timestamp">Police said ...</p>``, an editor's note in
+    ``<div class="note">``): trafilatura discards elements by such classes, and the text is the
+    story's. A block qualifies when its text is :func:`_prose` and its parent holds two more prose
+    ``<p>``. Returns how many were unmarked."""
+    unmarked = 0
+    for el in tree.xpath("//*[self::p or self::div or self::ul or self::ol or self::blockquote or self::table]"
+                         "[@class]"):
+        if not _META_CLASS.search(el.get("class") or "") or el.find(".//h1") is not None:
+            continue
+        text = normalize_text(el.text_content())
+        parent = el.getparent()
+        if parent is None or not _prose(text):
+            continue
+        siblings = sum(1 for p in parent.iterchildren("p")
+                       if p is not el and not p.get("class") and _prose(normalize_text(p.text_content())))
+        if siblings >= 2:
+            del el.attrib["class"]
+            unmarked += 1
+    return unmarked
 
 
 #: A heading longer than this is not a headline (a teaser paragraph marked up as <h1>).
