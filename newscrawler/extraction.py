@@ -309,7 +309,7 @@ def _page_metadata(tree: lxml.html.HtmlElement, url: str) -> dict[str, Any]:
 #: Class tokens trafilatura discards an element for (its byline, date and UI-meta tokens) that sites
 #: also give prose paragraphs and editorial notes among a story's paragraphs.
 _META_CLASS = re.compile(r"meta|timestamp|byline|date|info|author|stats|note", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"[.!?…»\"”)]\s*$")
+_PROSE_END = re.compile(r"[.!?…»\"”)]\s*$")
 _PROSE_MAX_CHARS = 700
 
 
@@ -318,7 +318,7 @@ def _prose(text: str) -> bool:
     never a dateline, counter or byline."""
     if not text or len(text) > _PROSE_MAX_CHARS or churn_kind(text) or boilerplate.is_byline(text):
         return False
-    return bool(notes.note_kind(text)) or (len(text.split()) >= 6 and bool(_SENTENCE_END.search(text)))
+    return bool(notes.note_kind(text)) or (len(text.split()) >= 6 and bool(_PROSE_END.search(text)))
 
 
 def _unmark_story_prose(tree: lxml.html.HtmlElement) -> int:
