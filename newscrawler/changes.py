@@ -17,7 +17,11 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n")
 _TOKEN = re.compile(r"\S+\s*")
 
 #: Fields compared between versions, in the order a diff lists them (headline first, body last).
-COMPARED_FIELDS = ("headline", "authors", "date_published", "date_modified", "language", "body")
+#: ``title`` is the page's ``<title>``/``og:title`` and ``corrections`` its schema.org corrections
+#: (issue 18): metadata, each compared only when both versions know it.
+COMPARED_FIELDS = ("headline", "title", "authors", "date_published", "date_modified", "language",
+                   "corrections", "body")
+_KNOWN_SINCE_ISSUE_18 = ("title", "corrections")
 
 
 def normalize_text(text: str | None) -> str:
@@ -120,13 +124,16 @@ def changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]
         b = _comparable(field, new.get(field))
         if field.startswith("date_") and old is not None and (a is None or b is None):
             continue  # a date one capture lacks (a sitemap's lastmod absent on a re-check) is unknown, not changed
+        unknown = old is not None and (old.get(field) is None or new.get(field) is None)
+        if field in _KNOWN_SINCE_ISSUE_18 and unknown:
+            continue  # a version archived before the field was kept: unknown, not changed
         if a != b and (old is not None or b):
             changed.append(field)
     return changed
 
 
 def _comparable(field: str, value: Any) -> Any:
-    if field == "authors":
+    if field in ("authors", "corrections"):
         if isinstance(value, str):
             try:
                 value = json.loads(value)

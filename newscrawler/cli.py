@@ -391,6 +391,10 @@ def _article_or_fail(archive: Archive, url: str) -> dict[str, Any]:
 def history(url: str, db_path: str, as_json: bool) -> None:
     """List the versions and captures of the article at URL.
 
+    Each version shows its change kind (correction, update, headline, stealth, metadata, or revert
+    to an older version); the current one is marked "current". Other URLs the story was found at
+    (a redirect, a new canonical, the same numeric id) are listed as aliases.
+
     Example:
 
         newscrawler history https://www.example.com/news/story.html
@@ -399,16 +403,24 @@ def history(url: str, db_path: str, as_json: bool) -> None:
         article = _article_or_fail(archive, url)
         versions = archive.versions(article["id"])
         captures = archive.captures(article["id"])
+        aliases = archive.aliases(article["id"])
     if as_json:
-        click.echo(json.dumps({"article": article, "versions": [
-            {k: v for k, v in row.items() if k != "body"} for row in versions],
-            "captures": captures}, indent=2))
+        click.echo(json.dumps({"article": article, "aliases": aliases, "versions": [
+            {**{k: v for k, v in row.items() if k != "body"}, "current": row["id"] == article["latest_version_id"]}
+            for row in versions], "captures": captures}, indent=2))
         return
     click.echo(f"{article['url']}  (first seen {article['first_seen_at']}, "
                f"{_plural(len(versions), 'version')}, {_plural(len(captures), 'capture')})")
+    for alias in aliases:
+        click.echo(f"  alias {alias['url']}  ({alias['reason']}, {alias['first_seen_at']})")
     for row in versions:
         changed = ", ".join(row["changed"]) if row["version"] > 1 else "first version"
-        click.echo(f"  v{row['version']}  {row['captured_at']}  {row['headline']}  [{changed}]")
+        kind = row.get("change_kind")
+        if kind == "revert":
+            kind = f"revert to v{row['reverts_to']}"
+        label = f"{kind}: {changed}" if kind else changed
+        current = "  (current)" if row["id"] == article["latest_version_id"] else ""
+        click.echo(f"  v{row['version']}  {row['captured_at']}  {row['headline']}  [{label}]{current}")
     outcomes: dict[str, int] = {}
     for row in captures:
         outcomes[row["outcome"]] = outcomes.get(row["outcome"], 0) + 1

@@ -14,7 +14,7 @@ import lxml.html
 import trafilatura
 from trafilatura.utils import load_html
 
-from newscrawler import boilerplate, metadata
+from newscrawler import boilerplate, metadata, notes
 from newscrawler.changes import churn_kind, normalize_text
 from newscrawler.charsets import decode_html
 from newscrawler.dates import isoformat
@@ -91,6 +91,8 @@ class Extracted:
     tags: list[str]
     image_url: str | None
     extractor: str = EXTRACTOR
+    title: str | None = None  # the page's og:title or <title> (metadata; the headline is what readers see)
+    corrections: list[str] = dataclasses.field(default_factory=list)  # schema.org correction texts
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a plain dict (lists stay lists)."""
@@ -168,6 +170,7 @@ def extract_article(
     headline = normalize_text(metadata.choose_headline(
         own["h1"], [own["headline"], own["og_title"], own["twitter_title"], doc.title, own["title"],
                     hints.get("title")], sites))
+    title = normalize_text(doc.title) or None
     body = _strip_headline(body, headline)
     return Extracted(
         headline=headline,
@@ -184,6 +187,8 @@ def extract_article(
         canonical_url=own["canonical"],
         tags=_tags(doc.tags) or _tags(doc.categories),
         image_url=doc.image or None,
+        title=title,
+        corrections=own["corrections"],
     )
 
 
@@ -353,12 +358,55 @@ def _page_metadata(tree: lxml.html.HtmlElement, url: str) -> dict[str, Any]:
         "site_name": meta.get("og:site_name"),
         "application_name": meta.get("application-name"),
         "publisher": _ld_name(ld.get("publisher")),
+        "corrections": notes.schema_corrections(ld.get("correction")) + _correction_comments(tree),
         "authors": _ld_authors(ld.get("author")),
         "meta_authors": [meta[k] for k in ("author", "article:author", "parsely-author", "sailthru.author",
                                            "dc.creator", "byl") if meta.get(k)],
         "canonical": canonical,
         "language": language or meta.get("content-language") or meta.get("og:locale"),
     }
+
+
+#: Class tokens trafilatura discards an element for (its byline, date and UI-meta tokens) that sites
+#: also give prose paragraphs and editorial notes among a story's paragraphs.
+_META_CLASS = re.compile(r"meta|timestamp|byline|date|info|author|stats|note", re.IGNORECASE)
+_PROSE_END = re.compile(r"[.!?…»\"”)]\s*$")
+_PROSE_MAX_CHARS = 700
+
+
+def _prose(text: str) -> bool:
+    """A sentence or two of story text: six words or more ending a sentence, or an editorial note;
+    never a dateline, counter or byline."""
+    if not text or len(text) > _PROSE_MAX_CHARS or churn_kind(text) or boilerplate.is_byline(text):
+        return False
+    return bool(notes.note_kind(text)) or (len(text.split()) >= 6 and bool(_PROSE_END.search(text)))
+
+
+def _correction_comments(tree: lxml.html.HtmlElement) -> list[str]:
+    """Texts of schema.org ``CorrectionComment`` objects anywhere in the page's JSON-LD."""
+    found: list[str] = []
+
+    def walk(data: Any, depth: int = 0) -> None:
+        if depth > 6:
+            return
+        if isinstance(data, list):
+            for entry in data:
+                walk(entry, depth + 1)
+        elif isinstance(data, dict):
+            types = data.get("@type")
+            types = types if isinstance(types, list) else [types]
+            if "CorrectionComment" in types:
+                found.extend(t for t in notes.schema_corrections(data) if t not in found)
+                return
+            for key, value in data.items():
+                if key != "correction":  # the article's own correction property is read apart
+                    walk(value, depth + 1)
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            walk(json.loads(script.text_content() or "null", strict=False))
+        except ValueError:
+            continue
+    return found
 
 
 def _json_ld_articles(tree: lxml.html.HtmlElement) -> Iterator[dict[str, Any]]:

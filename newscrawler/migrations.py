@@ -458,3 +458,31 @@ def m060_shard_merges(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID;
         """
     )
+
+
+@MIGRATIONS()
+def m050_change_kinds_aliases(db: sqlite_utils.Database) -> None:
+    """Issue 18: each version's ``change_kind`` (correction, update, headline, stealth, metadata,
+    revert; empty for versions archived before), ``reverts_to`` for a revert, the page ``title`` and
+    schema.org ``corrections`` kept beside the headline readers see; ``article_aliases``: the other
+    URLs one story was found at (a same-site redirect, a changed canonical, a stable numeric id);
+    the ``stealth_edits`` view."""
+    db.executescript(
+        """
+        ALTER TABLE versions ADD COLUMN change_kind TEXT;
+        ALTER TABLE versions ADD COLUMN reverts_to INTEGER;
+        ALTER TABLE versions ADD COLUMN title TEXT;
+        ALTER TABLE versions ADD COLUMN corrections TEXT;
+        CREATE TABLE article_aliases (
+            url TEXT PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            reason TEXT NOT NULL,
+            first_seen_at TEXT NOT NULL
+        );
+        CREATE INDEX article_aliases_article ON article_aliases(article_id);
+        CREATE VIEW stealth_edits AS
+            SELECT a.url, v.article_id, v.id AS version_id, v.version, v.captured_at, v.headline, v.changed
+            FROM versions v JOIN articles a ON a.id = v.article_id
+            WHERE v.change_kind = 'stealth';
+        """
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import secrets
 import sqlite3
 import time
@@ -37,7 +38,26 @@ OUTCOMES = tuple(o.value for o in Outcome)
 BUSY_TIMEOUT_MS = 30_000
 #: Version columns the rules compare (:func:`newscrawler.versioning.decide`).
 _COMPARED = ("id, version, headline, body, extractor, payload_digest, authors, date_published, "
-             "date_modified, language")
+             "date_modified, language, title, corrections, change_kind")
+#: A run of this many digits or more in a URL's path is a stable article id (issue 18 part 5);
+#: an 8-digit run that reads as a date (YYYYMMDD) is not.
+ARTICLE_ID_MIN_DIGITS = 6
+_ARTICLE_ID = re.compile(rf"(?<![0-9])[0-9]{{{ARTICLE_ID_MIN_DIGITS},}}(?![0-9])")
+
+
+def article_ids(url: str) -> list[tuple[str, str]]:
+    """The stable numeric ids in a URL's path, each with the path before it:
+    ``https://x.example/a/2024050123/slug`` -> ``[("/a/", "2024050123")]``. 8-digit runs that read
+    as a date (``20240501``) are left out."""
+    path = urlsplit(url).path
+    found = []
+    for m in _ARTICLE_ID.finditer(path):
+        digits = m.group(0)
+        month, day = digits[4:6], digits[6:]
+        if len(digits) == 8 and digits[:2] in ("19", "20") and "01" <= month <= "12" and "01" <= day <= "31":
+            continue
+        found.append((path[:m.start()], digits))
+    return found
 
 
 def _enable_wal(db: sqlite_utils.Database) -> None:
@@ -241,7 +261,7 @@ class Archive:
             key = clean_url(url)
         except ValueError:
             return None
-        row = self._one("SELECT * FROM articles WHERE url = ?", [key])
+        row = self._one("SELECT * FROM articles WHERE url = ?", [key]) or self._aliased(key)
         if row is None:
             row = self._one(
                 """SELECT a.* FROM captures c JOIN articles a ON a.id = c.article_id
@@ -257,8 +277,20 @@ class Archive:
             key = article_key(url, canonical_url)
         except ValueError:
             return None
-        return self._one(f"SELECT {', '.join('v.' + c for c in _COMPARED.split(', '))} FROM articles a "
-                         "JOIN versions v ON v.id = a.latest_version_id WHERE a.url = ?", [key])
+        columns = ', '.join('v.' + c for c in _COMPARED.split(', '))
+        return self._one(f"SELECT {columns} FROM articles a JOIN versions v ON v.id = a.latest_version_id "
+                         "WHERE a.url = ? OR a.id = (SELECT article_id FROM article_aliases WHERE url = ?) LIMIT 1",
+                         [key, key])
+
+    def _aliased(self, url: str) -> dict[str, Any] | None:
+        """The ``articles`` row an alias URL (``article_aliases``) belongs to, or None."""
+        return self._one("SELECT a.* FROM article_aliases s JOIN articles a ON a.id = s.article_id "
+                         "WHERE s.url = ?", [url])
+
+    def aliases(self, article_id: int) -> list[dict[str, Any]]:
+        """The other URLs of an article (``article_aliases`` rows: url, reason, first_seen_at), oldest first."""
+        return self._all("SELECT url, reason, first_seen_at FROM article_aliases WHERE article_id = ? "
+                         "ORDER BY first_seen_at, url", [article_id])
 
     def reextraction(self, version_id: int, extractor: str) -> dict[str, Any] | None:
         """A version's raw page as ``extractor`` extracted it, when done before:
@@ -297,6 +329,8 @@ class Archive:
         for row in rows:
             for field in ("authors", "tags", "changed"):
                 row[field] = json.loads(row[field] or "[]")
+            if row.get("corrections") is not None:
+                row["corrections"] = json.loads(row["corrections"])
         return rows
 
     def captures(self, article_id: int) -> list[dict[str, Any]]:
@@ -443,7 +477,7 @@ class Archive:
 
         With an extraction the article is found or created under
         :func:`newscrawler.urls.article_key`, the site's paragraphs are counted (boilerplate
-        learning) and :func:`newscrawler.versioning.decide` compares the content with the
+        learning, from first captures only) and :func:`newscrawler.versioning.decide` compares the content with the
         article's versions, the site's boilerplate masked. Without one,
         :func:`newscrawler.versioning.decide_unextracted` settles it. Every capture of an archived
         article sets its ``next_check_at`` (:func:`newscrawler.policy.next_check_at`).
@@ -489,14 +523,17 @@ class Archive:
         ex, now = capture.extracted, capture.captured_at
         key = article_key(capture.url, ex.get("canonical_url"))
         site = registered_domain(key)
-        article = self._one("SELECT * FROM articles WHERE url = ?", [key])
+        article = self._one("SELECT * FROM articles WHERE url = ?", [key]) or self._aliased(key)
+        if article is None:
+            article = self._same_story(capture, key, site, now)
         if article is None:
             article_id = self.db["articles"].insert({
                 "url": key, "site": site, "canonical_url": ex.get("canonical_url"), "first_seen_at": now,
                 "last_checked_at": now}).last_pk
             article = {"id": article_id, "url": key, "site": site, "latest_version_id": None,
                        "last_changed_at": None}
-        self._learn_paragraphs(site, article["id"], ex["body"])
+        if article["latest_version_id"] is None:  # a first capture: what the site's template carries
+            self._learn_paragraphs(site, article["id"], ex["body"])
         versions = self._all(f"SELECT {_COMPARED} FROM versions WHERE article_id = ? ORDER BY version",
                              [article["id"]])
         latest = next((v for v in versions if v["id"] == article["latest_version_id"]), None)
@@ -505,9 +542,9 @@ class Archive:
         if capture.reextracted is not None:
             self._keep_reextraction(capture.reextracted)
         decision = versioning.decide(ex, versions, latest, boilerplate, capture.reextracted, self.shrink_ratio)
-        note = decision.note or capture.note
+        note = "; ".join(n for n in (decision.note, capture.note) if n) or None
         raw_digest, version_id, number = None, None, None
-        if decision.number is not None:  # new, changed
+        if decision.number is not None:  # new, changed, reverted
             raw_digest = self.payloads.store(capture.body, capture.content_type, site, dictionary_candidate=True)
             version_id, number = self._insert_version(article["id"], decision, ex, now, raw_digest), decision.number
             self.db.execute(
@@ -515,12 +552,8 @@ class Archive:
                      canonical_url = coalesce(?, canonical_url) WHERE id = ?""",
                 [version_id, now, ex.get("canonical_url"), article["id"]])
             article = {**article, "latest_version_id": version_id, "last_changed_at": now}
-        elif decision.version is not None:  # revisit, reverted
+        elif decision.version is not None:  # revisit
             version_id, number = decision.version["id"], decision.version["version"]
-            if decision.outcome is Outcome.REVERTED:
-                self.db.execute("UPDATE articles SET latest_version_id = ?, last_changed_at = ? WHERE id = ?",
-                                [version_id, now, article["id"]])
-                article = {**article, "latest_version_id": version_id, "last_changed_at": now}
             self.db.execute("UPDATE articles SET gone_at = NULL WHERE id = ? AND gone_at IS NOT NULL",
                             [article["id"]])
         elif decision.keep_payload:  # not comparable
@@ -528,7 +561,48 @@ class Archive:
         self._checked(article, now)
         capture_id = self._insert_capture(capture, crawl_id, article["id"], version_id, decision.outcome,
                                           raw_digest, note)
-        return Recorded(decision.outcome, capture_id, article["id"], version_id, number, key, note)
+        return Recorded(decision.outcome, capture_id, article["id"], version_id, number, article["url"], note)
+
+    def _same_story(self, capture: Capture, key: str, site: str, now: str) -> dict[str, Any] | None:
+        """The archived article of the same site that a page at a new ``key`` continues, with ``key``
+        recorded as its alias (``article_aliases``), or None.
+
+        In order: the requested URL, or the fetched one, is an archived article of the same site
+        (a tracked URL that now redirects within the site: ``redirect``; a page that now declares
+        another same-site canonical: ``canonical``); else exactly one archived article of the site
+        carries the same stable numeric id at the same place in its path (:func:`article_ids`):
+        ``numeric_id``.
+        """
+        for url, reason in ((capture.requested_url, "redirect"), (capture.final_url, "canonical")):
+            try:
+                cleaned = clean_url(url) if url else None
+            except ValueError:
+                cleaned = None
+            if not cleaned or cleaned == key or registered_domain(cleaned) != site:
+                continue
+            article = self._one("SELECT * FROM articles WHERE url = ?", [cleaned]) or self._aliased(cleaned)
+            if article is not None:
+                if reason == "redirect" and clean_url(capture.final_url or url) == cleaned:
+                    reason = "canonical"  # no redirect: the page itself moved its canonical
+                return self._alias(article, key, reason, now)
+        for prefix, digits in article_ids(key):
+            candidates = self._all(
+                "SELECT * FROM articles WHERE site = ? AND url LIKE ? UNION "
+                "SELECT a.* FROM article_aliases s JOIN articles a ON a.id = s.article_id "
+                "WHERE s.url LIKE ? AND a.site = ?", [site, f"%{digits}%", f"%{digits}%", site])
+            same = {c["id"]: c for c in candidates
+                    if (prefix, digits) in article_ids(c["url"])
+                    or any((prefix, digits) in article_ids(a["url"]) for a in self.aliases(c["id"]))}
+            if len(same) == 1:
+                return self._alias(next(iter(same.values())), key, "numeric_id", now)
+        return None
+
+    def _alias(self, article: dict[str, Any], url: str, reason: str, now: str) -> dict[str, Any]:
+        """Record ``url`` as another URL of ``article`` (why: ``reason``); returns the article."""
+        self.db["article_aliases"].insert({"url": url, "article_id": article["id"], "reason": reason,
+                                           "first_seen_at": now}, ignore=True)
+        logger.debug("%s is article %s (%s): alias %s", url, article["id"], article["url"], reason)
+        return article
 
     def _insert_version(self, article_id: int, decision: versioning.Decision, ex: dict[str, Any], now: str,
                         raw_digest: str | None) -> int:
@@ -541,7 +615,9 @@ class Archive:
             "site_name": ex.get("site_name"), "canonical_url": ex.get("canonical_url"),
             "tags": json.dumps(ex.get("tags") or []), "image_url": ex.get("image_url"), "body": ex["body"],
             "content_digest": content_digest(ex["headline"], ex["body"]), "extractor": ex["extractor"],
-            "payload_digest": raw_digest, "changed": json.dumps(decision.changed)}).last_pk
+            "payload_digest": raw_digest, "changed": json.dumps(decision.changed),
+            "change_kind": decision.change_kind, "reverts_to": decision.reverts_to, "title": ex.get("title"),
+            "corrections": json.dumps(ex.get("corrections") or [])}).last_pk
 
     def _keep_reextraction(self, reextracted: dict[str, Any]) -> None:
         """Cache a version's re-extraction (``reextractions``), so the next capture need not redo it."""
@@ -566,7 +642,8 @@ class Archive:
         )
 
     def _learn_paragraphs(self, site: str, article_id: int, body: str) -> None:
-        """Count, per site, in how many articles each paragraph appears."""
+        """Count, per site, in how many articles' first captures each paragraph appears: what the
+        site's template carries (paragraphs added to an article later are never counted)."""
         digests = list({digest for _, digest in digested_paragraphs(body)})
         known = self._digests_among("SELECT digest FROM site_paragraphs WHERE article_id = ? AND site = ?",
                                     [article_id, site], digests)
@@ -578,7 +655,7 @@ class Archive:
                ON CONFLICT (site, digest) DO UPDATE SET articles = articles + 1""", rows)
 
     def _boilerplate(self, site: str, bodies: list[str]) -> frozenset[str]:
-        """Digests of the paragraphs of ``bodies`` that recur in enough articles of ``site``."""
+        """Digests of the paragraphs of ``bodies`` that enough first captures of ``site``'s articles carry."""
         digests = list({digest for body in bodies for _, digest in digested_paragraphs(body)})
         return frozenset(self._digests_among(
             "SELECT digest FROM site_paragraph_counts WHERE site = ? AND articles >= ?",

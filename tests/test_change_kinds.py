@@ -49,9 +49,7 @@ def test_churn_makes_no_version(crawled, kind):
     assert counts and all(n == 1 for n in counts.values()), counts
 
 
-@pytest.mark.parametrize("kind", [
-    pytest.param(k, marks=pytest.mark.xfail(reason="issue 18 part 4: <h1> and JSON-LD headline are not compared yet"))
-    if k == "headline_visible" else k for k in EDITS])
+@pytest.mark.parametrize("kind", list(EDITS))
 def test_edit_makes_exactly_one_version(crawled, kind):
     counts = {page: n for (k, page), n in crawled.items() if k == kind}
     assert counts and all(n == 2 for n in counts.values()), counts

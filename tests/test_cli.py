@@ -110,19 +110,20 @@ def test_history_and_diff(edited_archive):
     url, db = edited_archive
     history = run([sys.executable, "-m", "newscrawler", "history", url, "--db", str(db)]).stdout
     assert "2 versions, 2 captures" in history
-    assert "v2" in history and "[headline, body]" in history
+    assert "v2" in history and "[stealth: headline, title, body]  (current)" in history
     data = json.loads(run([sys.executable, "-m", "newscrawler", "history", url, "--db", str(db), "--json"]).stdout)
-    assert [v["version"] for v in data["versions"]] == [1, 2]
+    assert [(v["version"], v["change_kind"], v["current"]) for v in data["versions"]] == [
+        (1, None, False), (2, "stealth", True)]
     assert [c["outcome"] for c in data["captures"]] == ["new", "changed"]
 
     text = run([sys.executable, "-m", "newscrawler", "diff", url, "--db", str(db)]).stdout
-    assert text.splitlines()[1] == "changed: headline, body"
+    assert text.splitlines()[1] == "changed: headline, title, body"
     assert "headline: Harbour dredging delayed [-again-] {+a third time+}" in text
     assert "[-300,000-] {+350,000+}" in text
 
     as_json = json.loads(run([sys.executable, "-m", "newscrawler", "diff", url, "--db", str(db),
                               "--format", "json"]).stdout)
-    assert (as_json["from"], as_json["to"], as_json["changed"]) == (1, 2, ["headline", "body"])
+    assert (as_json["from"], as_json["to"], as_json["changed"]) == (1, 2, ["headline", "title", "body"])
 
     page = run([sys.executable, "-m", "newscrawler", "diff", url, "--db", str(db), "--format", "html"]).stdout
     assert "<del>300,000</del> <ins>350,000</ins> " in page

@@ -115,7 +115,7 @@ def test_edit_with_lastmod_bumped_adds_exactly_one_version(loopback_site, tmp_pa
     diff = run([*_cli(), "diff", site_url := loopback_site.url(f"/news/{name}.html"), "--db", str(db)])
     assert "[-300,000-] {+350,000+}" in diff.stdout
     history = run([*_cli(), "history", site_url, "--db", str(db)])
-    assert "v2" in history.stdout and "[date_modified, body]" in history.stdout
+    assert "v2" in history.stdout and "[update: date_modified, body]" in history.stdout
 
 
 def test_pages_that_are_not_articles_are_recorded_as_such(loopback_site, tmp_path):

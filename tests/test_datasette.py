@@ -283,7 +283,7 @@ def test_facets_stay_fast(archive):
 def test_canned_queries_are_listed(archive):
     [response] = get(archive["db"], "/news.json")
     assert {q["name"] for q in response.json()["queries"]} == {
-        "recent_changes", "changed_headlines", "most_edited", "article_history", "search",
+        "recent_changes", "recent_stealth_edits", "changed_headlines", "most_edited", "article_history", "search",
         "failing_sites"}
 
 
@@ -422,7 +422,7 @@ def test_diff_page_marks_inserted_and_deleted_words(archive):
         "board's application only last week.", "Monday"]
     assert texts(tree, "#diff .headline") == [
         "Harbour dredging delayed again a third time as permit dispute drags on"]
-    assert texts(tree, ".changed-fields") == ["headline, date_modified, body"]
+    assert texts(tree, ".changed-fields") == ["headline, title, date_modified, body"]
     assert f"/news/-/diff/{archive['versions'][(HARBOUR, 1)]}" in tree.xpath("//a/@href")
 
     tree = page(side)

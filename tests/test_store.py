@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 import sqlite_utils
 
+from newscrawler.changes import digested_paragraphs
 from newscrawler.items import Capture
 from newscrawler.migrations import MIGRATIONS
 from newscrawler.store import Archive
@@ -172,15 +173,19 @@ def _at(minute):
 
 
 def test_flip_flop_is_recorded_as_reverts(archive):
+    """A -> B -> A -> B: each return is a version of kind revert, so the highest number is current."""
     outcomes = []
     for minute, body in enumerate([BODY_A, BODY_B, BODY_A, BODY_B, BODY_B]):
         recorded = archive.record(_capture(at=_at(minute), extracted=_extracted(body=body)))
         outcomes.append((recorded.outcome, recorded.version))
-    assert outcomes == [("new", 1), ("changed", 2), ("reverted", 1), ("reverted", 2), ("revisit", 2)]
+    assert outcomes == [("new", 1), ("changed", 2), ("reverted", 3), ("reverted", 4), ("revisit", 4)]
     article = archive.article("https://www.example.com/news/harbour")
-    assert len(archive.versions(article["id"])) == 2
+    versions = archive.versions(article["id"])
+    assert [(v["version"], v["change_kind"], v["reverts_to"]) for v in versions] == [
+        (1, None, None), (2, "stealth", None), (3, "revert", 1), (4, "revert", 2)]
+    assert article["latest_version_id"] == versions[-1]["id"] and versions[-1]["body"] == BODY_B
     assert archive.db.execute("SELECT url, reverts, versions FROM flip_flops").fetchall() == [
-        ("https://www.example.com/news/harbour", 2, 2)]
+        ("https://www.example.com/news/harbour", 2, 4)]
 
 
 def test_headline_changes_view(archive):
@@ -254,22 +259,38 @@ def _story(n):
             f"The last paragraph of story {n} says the board meets again in week {n + 40}.")
 
 
-def test_site_boilerplate_is_learned_and_masked(archive):
-    promo = "Sign up for the Morning Briefing and get the news in your inbox every day."
-    for n in range(3):  # the promo recurs across three articles of the site
+def test_a_note_added_to_many_articles_is_a_version_in_each(archive):
+    """Issue 18 part 1 (a): the same note added to several archived articles is never learned as
+    boilerplate (only first captures are), so it is a version in every one of them."""
+    note = "Correction: An earlier version of this article misstated the board's budget."
+    outcomes = []
+    for n in range(5):
         url = f"https://www.example.com/news/{n}"
         archive.record(_capture(url=url, at=_at(n), extracted=_extracted(headline=f"Story {n}", body=_story(n))))
-        archive.record(_capture(url=url, at=_at(n + 10),
-                                extracted=_extracted(headline=f"Story {n}", body=_story(n) + "\n\n" + promo)))
-    outcomes = [o for (o,) in archive.db.execute("SELECT outcome FROM captures ORDER BY id")]
-    # The first two articles cannot know yet that the promo is boilerplate; from the third on it is.
-    assert outcomes == ["new", "changed", "new", "changed", "new", "revisit"]
-    later = archive.record(_capture(url="https://www.example.com/news/0", at=_at(30),
-                                    extracted=_extracted(headline="Story 0", body=_story(0))))
-    assert (later.outcome, later.version) == ("revisit", 2)  # the promo is masked: no new version
-    edited = archive.record(_capture(url="https://www.example.com/news/2", at=_at(31), extracted=_extracted(
-        headline="Story 2", body=_story(2).replace("week 42", "week 43") + "\n\n" + promo)))
-    assert edited.outcome == "changed"  # a real edit still shows through the mask
+    for n in range(5):
+        url = f"https://www.example.com/news/{n}"
+        outcomes.append(archive.record(_capture(url=url, at=_at(n + 10), extracted=_extracted(
+            headline=f"Story {n}", body=_story(n) + "\n\n" + note))).outcome)
+    assert outcomes == ["changed"] * 5
+    kinds = [k for (k,) in archive.db.execute("SELECT change_kind FROM versions WHERE version = 2 ORDER BY id")]
+    assert kinds == ["correction"] * 5
+
+
+def test_a_template_paragraph_gone_from_one_article_is_a_version_with_a_note(archive):
+    """Issue 18 part 1 (b): a disclaimer every article's first capture carries is the site's template,
+    and still its removal from one article is a version; the note says masking did not decide."""
+    disclaimer = "The company has denied any wrongdoing."
+    for n in range(4):
+        archive.record(_capture(url=f"https://www.example.com/news/{n}", at=_at(n),
+                                extracted=_extracted(headline=f"Story {n}", body=_story(n) + "\n\n" + disclaimer)))
+    gone = archive.record(_capture(url="https://www.example.com/news/3", at=_at(20),
+                                   extracted=_extracted(headline="Story 3", body=_story(3))))
+    assert gone.outcome == "changed" and "template" in gone.note and "never hides" in gone.note
+    note = archive.db.execute("SELECT note FROM captures WHERE id = ?", [gone.capture_id]).fetchone()[0]
+    assert note == gone.note
+    moved = archive.record(_capture(url="https://www.example.com/news/2", at=_at(21), extracted=_extracted(
+        headline="Story 2", body=disclaimer + "\n\n" + _story(2))))
+    assert moved.outcome == "revisit" and moved.note.startswith("masking decided")  # a template block moved
 
 
 def test_copies_of_one_story_are_not_boilerplate(archive):
@@ -310,16 +331,17 @@ def _schema_5(path):
 
 
 def test_migration_6_keys_site_paragraphs_by_article_and_keeps_what_was_learned(tmp_path):
-    """An archive of schema 5 (site_paragraphs keyed by site and digest) keeps its learned rows; a new
-    version counts only the paragraphs new to its article, as before."""
+    """An archive of schema 5 (site_paragraphs keyed by site and digest) keeps its learned rows; after
+    the migrations a new article's first capture is counted, and a later capture of it is not
+    (issue 18: the template is what first captures carry)."""
     path = tmp_path / "news.db"
     db = _schema_5(path)
-    old = Archive(db, path)  # not migrated: writes the schema 5 table
-    old.record(_capture(url="https://www.example.com/a", at=_at(0), extracted=_extracted(body=_story(1))))
-    old.record(_capture(url="https://www.example.com/b", at=_at(1), extracted=_extracted(body=_story(2))))
-    learned = set(db.execute("SELECT site, digest, article_id FROM site_paragraphs").fetchall())
+    learned = {("example.com", digest, article_id) for article_id, story in ((101, _story(1)), (102, _story(2)))
+               for _, digest in digested_paragraphs(story)}
+    db["site_paragraphs"].insert_all([{"site": s, "digest": d, "article_id": a} for s, d, a in learned])
+    db.conn.commit()
     assert len(learned) == 6
-    old.close()
+    db.close()
 
     with Archive.open(path) as archive:
         assert archive.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
@@ -327,14 +349,15 @@ def test_migration_6_keys_site_paragraphs_by_article_and_keeps_what_was_learned(
         key = [row[2] for row in archive.db.execute("PRAGMA index_info(sqlite_autoindex_site_paragraphs_1)")]
         assert key == ["article_id", "site", "digest"]
         assert archive.db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        edited = _story(1) + "\n\nA correction: the board meets in week 42."
-        recorded = archive.record(_capture(url="https://www.example.com/a", at=_at(2),
+        first = archive.record(_capture(url="https://www.example.com/c", at=_at(1),
+                                        extracted=_extracted(body=_story(3))))
+        edited = _story(3) + "\n\nA correction: the board meets in week 42."
+        recorded = archive.record(_capture(url="https://www.example.com/c", at=_at(2),
                                            extracted=_extracted(body=edited)))
-        assert recorded.outcome == "changed"
-        counts = dict(archive.db.execute("SELECT digest, articles FROM site_paragraph_counts"))
-        assert sorted(counts.values()) == [1] * 7  # article a's three old paragraphs were not counted again
+        assert (first.outcome, recorded.outcome) == ("new", "changed")
         assert archive.db.execute("SELECT count(*) FROM site_paragraphs WHERE article_id = ?",
-                                  [recorded.article_id]).fetchone()[0] == 4
+                                  [recorded.article_id]).fetchone()[0] == 3  # the added paragraph is not template
+        assert archive.db.execute("SELECT count(*) FROM site_paragraphs").fetchone()[0] == 9
 
 
 def test_migration_6_keeps_a_view_of_the_users_on_site_paragraphs(tmp_path):

@@ -1,10 +1,13 @@
 """The version rules (newscrawler.versioning), called directly: no SQL, no Scrapy."""
 
+import random
+
 import pytest
 
 from newscrawler.changes import digested_paragraphs
 from newscrawler.items import Outcome
-from newscrawler.versioning import decide, decide_unextracted, needs_reextraction
+from newscrawler.versioning import comparison_mask, decide, decide_unextracted, needs_reextraction
+from tests import variants
 
 BODY = ("The harbour board said on Wednesday that dredging will not start before autumn.\n\n"
         "Fishing crews say the delay has cost them a season.")
@@ -41,11 +44,20 @@ def test_an_edit_is_the_next_version_with_its_changed_fields():
     assert (decision.outcome, decision.number, decision.changed) == (Outcome.CHANGED, 2, ["headline"])
 
 
-def test_back_to_an_older_version_is_a_revert_that_points_to_it():
+def test_back_to_an_older_version_is_a_revert_version_that_points_to_it():
     v1, v2 = _version(1, _ex()), _version(2, _ex(headline="Harbour dredging delayed again"))
     decision = decide(_ex(), [v1, v2], v2)
     assert (decision.outcome, decision.version["version"]) == (Outcome.REVERTED, 1)
+    assert (decision.number, decision.change_kind, decision.reverts_to) == (3, "revert", 1)
     assert decision.note == "back to version 1 from version 2"
+
+
+def test_a_revert_after_a_revert_points_to_the_original_not_the_revert():
+    v1, v2 = _version(1, _ex()), _version(2, _ex(headline="B"))
+    v3 = {**_version(3, _ex()), "change_kind": "revert"}
+    decision = decide(_ex(headline="B"), [v1, v2, v3], v3)
+    assert (decision.outcome, decision.number, decision.reverts_to) == (Outcome.REVERTED, 4, 2)
+    assert decide(_ex(), [v1, v2, v3], v3).outcome is Outcome.REVISIT
 
 
 def test_numbering_follows_the_highest_version_after_a_revert():
@@ -61,11 +73,78 @@ def test_a_shrunken_body_is_not_compared_and_its_page_kept():
     assert "shrank" in decision.note and decision.number is None
 
 
-def test_boilerplate_is_masked_on_both_sides():
+def test_a_template_paragraph_gone_is_an_edit_whatever_the_mask():
     v1 = _version(1, _ex(body=BODY + "\n\n" + DISCLAIMER))
     mask = frozenset({_digest(DISCLAIMER)})
-    assert decide(_ex(), [v1], v1, mask).outcome is Outcome.REVISIT
-    assert decide(_ex(), [v1], v1).outcome is Outcome.CHANGED  # unmasked, the paragraph's loss is an edit
+    decision = decide(_ex(), [v1], v1, mask)
+    assert (decision.outcome, decision.change_kind) == (Outcome.CHANGED, "stealth")
+    assert "template" in decision.note  # the capture says masking did not decide
+    assert decide(_ex(), [v1], v1).note is None  # no template paragraph involved: nothing to say
+
+
+def test_a_template_paragraph_moved_is_a_revisit_that_says_masking_decided():
+    v1 = _version(1, _ex(body=BODY + "\n\n" + DISCLAIMER))
+    decision = decide(_ex(body=DISCLAIMER + "\n\n" + BODY), [v1], v1, frozenset({_digest(DISCLAIMER)}))
+    assert decision.outcome is Outcome.REVISIT and decision.note.startswith("masking decided")
+
+
+def _seeded(maker, seeds=range(40)):
+    return [maker(random.Random(seed)) for seed in seeds]
+
+
+@pytest.mark.parametrize("note", _seeded(variants.correction_note) + _seeded(variants.update_note)
+                         + variants.SHARED_NOTES + _seeded(variants.new_sentence, range(12)))
+@pytest.mark.parametrize("where", ["end", "top", "middle"])
+def test_no_mask_hides_a_paragraph_added_or_removed(note, where):
+    """Whatever the site carries elsewhere (the note is in the mask), adding or removing it is an edit."""
+    parts = BODY.split("\n\n")
+    at = {"end": len(parts), "top": 0, "middle": 1}[where]
+    with_note = "\n\n".join(parts[:at] + [note] + parts[at:])
+    mask = frozenset({_digest(note), *(d for _, d in digested_paragraphs(DISCLAIMER))})
+    v1, v1_note = _version(1, _ex()), _version(1, _ex(body=with_note))
+    assert decide(_ex(body=with_note), [v1], v1, mask).outcome is Outcome.CHANGED
+    assert decide(_ex(), [v1_note], v1_note, mask).outcome is Outcome.CHANGED
+
+
+@pytest.mark.parametrize("note", _seeded(variants.correction_note) + _seeded(variants.update_note))
+def test_an_editorial_note_is_never_masked(note):
+    v1 = _version(1, _ex(body=BODY + "\n\n" + note))
+    assert comparison_mask(_ex(body=note + "\n\n" + BODY), v1, frozenset({_digest(note)})) == frozenset()
+
+
+@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize(("maker", "kind"), [(variants.correction_note, "correction"),
+                                             (variants.update_note, "update")])
+def test_a_note_added_gives_its_change_kind(seed, maker, kind):
+    rng = random.Random(seed)
+    v1 = _version(1, _ex())
+    parts = BODY.split("\n\n")
+    at = rng.choice([0, 1, len(parts)])
+    body = "\n\n".join(parts[:at] + [maker(rng)] + parts[at:])
+    decision = decide(_ex(body=body), [v1], v1)
+    assert (decision.outcome, decision.change_kind) == (Outcome.CHANGED, kind)
+
+
+@pytest.mark.parametrize(("new", "kind", "changed"), [
+    ({"headline": "Harbour dredging delayed again"}, "headline", ["headline"]),
+    ({"body": BODY.replace("autumn", "winter")}, "stealth", ["body"]),
+    ({"body": BODY.replace("autumn", "winter"), "date_modified": "2026-11-30T10:00:00Z"}, "update",
+     ["date_modified", "body"]),
+    ({"title": "Harbour dredging delayed | Coastline Times (updated)"}, "metadata", ["title"]),
+    ({"corrections": ["The board meets in week 42, not 41."]}, "correction", ["corrections"]),
+])
+def test_change_kinds(new, kind, changed):
+    known = {"title": "Harbour dredging delayed | Coastline Times", "corrections": [],
+             "date_modified": "2026-11-29T10:00:00Z"}
+    v1 = _version(1, _ex(**known))
+    decision = decide(_ex(**{**known, **new}), [v1], v1)
+    assert (decision.outcome, decision.change_kind, decision.changed) == (Outcome.CHANGED, kind, changed)
+
+
+def test_a_title_or_corrections_unknown_to_an_old_version_are_no_change():
+    v1 = _version(1, _ex())  # archived before issue 18: no title, no corrections
+    decision = decide(_ex(title="Harbour dredging delayed | Coastline Times", corrections=["x"]), [v1], v1)
+    assert decision.outcome is Outcome.REVISIT
 
 
 def test_masking_most_of_a_story_is_no_masking():

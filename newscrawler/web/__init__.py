@@ -42,7 +42,7 @@ ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?
 BODY_PREVIEW = 160
 VERSION_COLUMNS = (
     "id, article_id, version, captured_at, headline, authors, date_published, date_modified, "
-    "language, body, payload_digest, changed"
+    "language, body, payload_digest, changed, change_kind, reverts_to, title, corrections"
 )
 
 
@@ -373,7 +373,7 @@ async def article_view(datasette: Any, request: Any) -> Response:
     article = found[0]
     versions = [_decode(v) for v in await _rows(
         db, "SELECT id, version, captured_at, headline, authors, date_published, date_modified, "
-            "language, payload_digest, changed, length(body) AS body_chars FROM versions "
+            "language, payload_digest, changed, change_kind, reverts_to, length(body) AS body_chars FROM versions "
             "WHERE article_id = ? ORDER BY version", [article_id])]
     outcomes = await _rows(
         db, "SELECT outcome, count(*) AS n, max(captured_at) AS last_at FROM captures "
@@ -446,7 +446,7 @@ async def atom_view(datasette: Any, request: Any) -> Response:
     site = request.args.get("site")
     where = "WHERE v.version > 1" + (" AND a.site = :site" if site else "")
     rows = await _rows(db, f"""
-        SELECT v.id, v.version, v.captured_at, v.headline, v.changed, v.body, a.url, a.site,
+        SELECT v.id, v.version, v.captured_at, v.headline, v.changed, v.change_kind, v.body, a.url, a.site,
                p.headline AS old_headline, p.body AS old_body, p.authors AS old_authors,
                p.date_published AS old_date_published, p.date_modified AS old_date_modified,
                p.language AS old_language, v.authors, v.date_published, v.date_modified,
@@ -482,7 +482,9 @@ async def atom_view(datasette: Any, request: Any) -> Response:
             request, _db_path(datasette, db.name, f"diff/{row['id']}")))
         author = add(entry, "author")
         add(author, "name", row["site"])
-        add(entry, "summary", "changed: " + ", ".join(json.loads(row["changed"] or "[]")))
+        add(entry, "summary", f"{row['change_kind'] or 'changed'}: " + ", ".join(json.loads(row["changed"] or "[]")))
+        if row["change_kind"]:  # issue 18: correction, update, headline, stealth, metadata, revert
+            add(entry, "category", term=row["change_kind"], label=row["change_kind"])
         add(entry, "content", render.feed_html(result), type="html")
     body = ElementTree.tostring(feed, encoding="unicode", xml_declaration=True)
     return Response(body, content_type="application/atom+xml; charset=utf-8")
