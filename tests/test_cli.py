@@ -75,8 +75,11 @@ def test_bad_setting_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize(("setting", "message"), [
-    ("ARCHIVE_EXTRACT_WORKERS=-1", "ARCHIVE_EXTRACT_WORKERS must be 0 or more, got '-1'"),
-    ("ARCHIVE_EXTRACT_WORKERS=-20", "ARCHIVE_EXTRACT_WORKERS must be 0 or more, got '-20'"),
+    # -s values are checked before the crawl starts (tests/test_cron.py); a component that cannot
+    # even be loaded fails when Scrapy makes it
+    ('EXTENSIONS={"nowhere.Extension": 1}', "No module named 'nowhere'"),
+    ('ITEM_PIPELINES={"newscrawler.pipelines.NoSuchPipeline": 900}',
+     "Module 'newscrawler.pipelines' doesn't define any object named 'NoSuchPipeline'"),
 ])
 def test_a_setting_that_breaks_a_component_is_a_clear_error(tmp_path, setting, message):
     # Scrapy makes extensions, middlewares and pipelines when the crawl starts, not before.

@@ -210,7 +210,6 @@ def test_a_bad_setting_is_one_line_naming_it(tmp_path, known, setting, message):
     "ARCHIVE_SHRINK_RATIO=0.4", "ARCHIVE_EXTRACT_WORKERS=None", "ARCHIVE_EXTRACT_WORKERS=0",
     "ARCHIVE_DEFAULT_TZ=Europe/Paris", "LOG_LEVEL=info", "USER_AGENT=mybot/1.0", "RETRY_PRIORITY_ADJUST=-2",
     'ITEM_PIPELINES={"newscrawler.pipelines.ArchivePipeline": 800}', "JOBDIR=/tmp/job",
-    "ARCHIVE_GC_THRESHOLD=often",  # checked where read, with its own message (test_cli)
 ])
 def test_good_settings_pass(known, setting):
     name, _, value = setting.partition("=")
