@@ -658,11 +658,13 @@ def import_command(files: tuple[str, ...], db_path: str, settings: tuple[str, ..
     """
     from scrapy.utils.project import get_project_settings
 
+    from newscrawler.checks import known_settings
     from newscrawler.warc_import import import_warcs
 
-    overrides = _parse_settings(settings)
-    _check_writable(db_path)
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newscrawler.settings")
     project = get_project_settings()
+    overrides = _parse_settings(settings, known_settings(project))
+    _check_writable(db_path)
     project.setdict(overrides, priority="cmdline")
     _hold_crawl_lock(db_path, project.getfloat("ARCHIVE_LOCK_WAIT"))
     report = import_warcs(files, db_path, overrides, command_line(["newscrawler", *sys.argv[1:]]))

@@ -129,8 +129,8 @@ PAGE_CASES = {
     "/huge/with-length.html": ("failed", None, "DownloadCancelledError", None),
     "/huge/streamed.html": ("failed", None, "DownloadCancelledError", None),
     "/gzip-bomb.html": ("failed", None, "IgnoreRequest: Ignored response", None),
-    "/loop/a.html": ("failed", None, "IgnoreRequest: max redirections reached", None),
-    "/loop/self.html": ("failed", None, "IgnoreRequest: max redirections reached", None),
+    "/loop/a.html": ("failed", None, "IgnoreRequest: redirect loop:", None),
+    "/loop/self.html": ("failed", None, "IgnoreRequest: redirect loop:", None),
     "/status/404.html": ("failed", 404, "HTTP 404", None),
     "/status/410.html": ("failed", 410, "HTTP 410", None),
     "/status/429.html": ("failed", 429, "HTTP 429", 2),
@@ -557,7 +557,7 @@ FAULT_OUTCOMES = {
     "cut": ("failed", None, "ResponseDataLossError"), "empty": ("not_article", 200, "empty response"),
     "binary": ("not_article", 200, "not HTML: the body is a PNG image (image/png)"),
     "bomb": ("failed", None, "IgnoreRequest: Ignored response"),
-    "loop": ("failed", None, "IgnoreRequest: max redirections reached"),
+    "loop": ("failed", None, "IgnoreRequest: redirect loop:"),
 }
 
 

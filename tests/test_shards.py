@@ -21,7 +21,7 @@ import pytest
 
 from newscrawler.merge import MergeConflict, MergeRefused, merge_plan, merge_shard
 from newscrawler.shards import Shard, parse_shard, shard_of
-from newscrawler.sites import load_sites
+from newscrawler.sites import load_sites, read_sites
 from newscrawler.store import Archive
 from tests.archive_checks import archive_problems, article_html, crawl_env, numbered_story
 from tests.crawling import FAST, REPO, run
@@ -78,8 +78,9 @@ def test_a_site_names_its_shard_in_the_sites_file(tmp_path):
 @pytest.mark.parametrize("value", ["0", "true", '"2"', "1.0", "-1"])
 def test_a_bad_shard_in_the_sites_file_is_one_clear_error(tmp_path, value):
     path = _sites_file(tmp_path, f'[[site]]\nname = "a"\nsitemaps = ["https://a.example/s.xml"]\nshard = {value}\n')
-    with pytest.raises(ValueError, match="site a: shard must be a whole number from 1"):
-        load_sites(path)
+    sites, skipped = read_sites(path)  # the bad site is skipped with one line; the others are crawled
+    assert sites == [] and [(b.field, b.reason) for b in skipped] == [
+        ("shard", "must be a whole number from 1 (the K of --shard K/N)")]
 
 
 # --- which tables a merge copies, and how -----------------------------------------------------------
