@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from newscrawler.changes import content_digest, digested_paragraphs  # noqa: E402
 from newscrawler.extraction import EXTRACTOR  # noqa: E402
-from newscrawler.items import Capture
+from newscrawler.items import Capture  # noqa: E402
 from newscrawler.store import Archive  # noqa: E402
 
 SITES = 100

@@ -69,20 +69,6 @@ def fixture_pages() -> list[dict]:
 KNOWN_MERGE_FAILURES = {
     "tests/test_warc.py::": "issue 22 beside 18/20: WARC export/import expect the schema and outcomes "
                             "before change kinds, revert versions and -s checks",
-    "tests/test_shards.py::test_the_merge_plan_is_read_from_the_schema": "issue 21: the expected table set "
-                            "predates the tables of issues 20, 22, 23 and 18",
-    "tests/test_browser.py::test_landing_page_shows_the_crawls_changes": "issue 24 beside 18: expects 'changed' "
-                            "where the archive now records change kinds",
-    "tests/test_browser.py::test_long_diff_shows_the_change_on_the_first_screen": "issue 24 beside 18: revert "
-                            "versions renumber the test's versions",
-    "tests/test_browser.py::test_charts_render": "issue 24 beside 18: edit counts per day include revert versions",
-    "tests/test_datasette.py::test_metadata_describes_the_archive_every_table_and_column": "tables of issues "
-                            "20-23 lack descriptions in archive/metadata.yml",
-    "tests/test_datasette.py::test_landing_page": "issue 24 beside 18: expects 'changed' where change kinds exist",
-    "tests/test_datasette.py::test_landing_page_reads_change_kind_when_the_schema_has_it": "issue 24 beside 18: "
-                            "the test adds change_kind, which migration m050 now adds",
-    "tests/test_notify.py::test_a_change_is_queued_with_its_capture_or_not_at_all": "issue 23 beside 18: "
-                            "expects kind 'changed' where the version now has kind 'stealth'",
 }
 
 

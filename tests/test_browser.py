@@ -238,12 +238,13 @@ def test_landing_page_shows_the_crawls_changes(desk, browser):
     changes = browser.execute_script(
         """return [...document.querySelectorAll('.nc-changes tr.nc-change')].map(tr =>
              [...tr.querySelectorAll('td')].map(td => td.innerText.trim()));""")
-    # newest first: the revert back to version 1, then the edit
+    # newest first: the revert to version 1's text (a version of its own, 3), then the edit, which came
+    # with no note and no new date_modified: a stealth edit
     assert [(c[1], c[2], c[3].split("\n")[0]) for c in changes] == [
-        ("revert", "127.0.0.1", FERRY_HEADLINE), ("changed", "127.0.0.1", FERRY_EDITED)]
+        ("revert", "127.0.0.1", FERRY_HEADLINE), ("stealth", "127.0.0.1", FERRY_EDITED)]
     links = [a.get_attribute("href") for a in browser.find_elements(
         "css selector", ".nc-changes tr.nc-change td:nth-child(4) > a")]
-    assert links == [f"{desk['url']}/news/-/diff/{desk['versions'][1]}?from=2",
+    assert links == [f"{desk['url']}/news/-/diff/{desk['versions'][3]}?from=2",
                      f"{desk['url']}/news/-/diff/{desk['versions'][2]}?from=1"]
     health = browser.find_element("css selector", ".nc-health").text
     assert "127.0.0.1 1" in health  # one article on the site
@@ -278,10 +279,10 @@ def test_long_diff_shows_the_change_on_the_first_screen(desk, browser):
         "return [...document.querySelectorAll('#diff p:not(.headline)')]"
         ".filter(p => p.getBoundingClientRect().height > 0).length")
     assert shown == 30
-    # the current version is marked after the revert: version 1
+    # the current version is marked after the revert: version 3, which restored version 1's text
     current = browser.find_element("css selector", ".versions-nav .nc-current")
     assert browser.execute_script(
-        "return arguments[0].previousElementSibling.textContent", current) == "1"
+        "return arguments[0].previousElementSibling.textContent", current) == "3"
     assert alert_text(browser) is None and browser.execute_script("return window.__xss") is None
     assert FERRY_EDITED in browser.find_element("css selector", "#diff .headline").text
     screenshot(browser, "desk-long-diff")
@@ -299,8 +300,8 @@ def test_charts_render(desk, browser):
         "css selector", marks.format(c, r))] for c, r in (
         ("edits-per-day", "bar"), ("kinds-over-time", "bar"), ("article-timeline", "point"))}
     [edits] = labels["edits-per-day"]
-    assert "edits: 1" in edits and "site: 127.0.0.1" in edits
-    assert sorted(label.split("kind: ")[1] for label in labels["kinds-over-time"]) == ["changed", "revert"]
+    assert "edits: 2" in edits and "site: 127.0.0.1" in edits  # the edit and its revert, one day
+    assert sorted(label.split("kind: ")[1] for label in labels["kinds-over-time"]) == ["revert", "stealth"]
     assert len(labels["article-timeline"]) == 3
     assert sorted(label.split("outcome: ")[1] for label in labels["article-timeline"]) == [
         "changed", "new", "reverted"]

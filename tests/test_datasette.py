@@ -817,7 +817,8 @@ def test_landing_page(archive):
         f"/news/-/diff/{archive['versions'][(p, 2)]}?from=1" for p in archive["changed"])
     shown = [r.cssselect("time")[0].get("datetime") for r in rows]
     assert shown == sorted(shown, reverse=True)
-    assert texts(tree, ".nc-changes .nc-kind") == ["changed", "changed"]
+    # both pages' sitemap lastmod moved with the edit, so date_modified moved: an update (issue 18 part 2)
+    assert texts(tree, ".nc-changes .nc-kind") == ["update", "update"]
     assert "Harbour dredging delayed a third time as permit dispute drags on" in texts(
         tree, ".nc-changes td:nth-child(4) > a")
     assert sorted(a.get("href") for a in tree.cssselect(".nc-most-edited a")) == sorted(
@@ -837,11 +838,10 @@ def test_landing_page(archive):
     assert internal.status_code == 200
 
 
-def test_landing_page_reads_change_kind_when_the_schema_has_it(archive, tmp_path):
+def test_landing_page_shows_each_versions_change_kind(archive, tmp_path):
     db = tmp_path / "news.db"
     db.write_bytes(archive["db"].read_bytes())
     with contextlib.closing(sqlite3.connect(db)) as conn:
-        conn.execute("ALTER TABLE versions ADD COLUMN change_kind TEXT")
         conn.execute("UPDATE versions SET change_kind = 'correction' WHERE id = ?",
                      [archive["versions"][(HARBOUR, 2)]])
         conn.commit()
@@ -850,7 +850,7 @@ def test_landing_page_reads_change_kind_when_the_schema_has_it(archive, tmp_path
         response).cssselect(".nc-changes tr.nc-change")], texts(page(response), ".nc-kind"),
         strict=True))
     assert kinds == {f"/news/-/diff/{archive['versions'][(HARBOUR, 2)]}?from=1": "correction",
-                     f"/news/-/diff/{archive['versions'][(INJECTION, 2)]}?from=1": "changed"}
+                     f"/news/-/diff/{archive['versions'][(INJECTION, 2)]}?from=1": "update"}
 
 
 def test_search_groups_versions_by_story(archive):
@@ -931,7 +931,7 @@ def test_chart_queries(archive):
             ("edits-per-day", ""), ("kinds-over-time", ""), ("article-timeline", f"&article={harbour}"),
             ("article-timeline", "&article="))])
     assert [(r["site"], r["edits"]) for r in edits.json()] == [("127.0.0.1", 2)]
-    assert [(r["kind"], r["captures"]) for r in kinds.json()] == [("changed", 2)]
+    assert [(r["kind"], r["captures"]) for r in kinds.json()] == [("update", 2)]  # the versions' change_kind
     assert [(r["version"], r["outcome"]) for r in timeline.json()] == [(1, "new"), (2, "changed")]
     assert len(default.json()) == 2  # no article given: the one with most versions
     assert [p["name"] for p in get(archive["db"], "/-/plugins.json")[0].json()].count(

@@ -234,8 +234,10 @@ def test_a_change_is_queued_with_its_capture_or_not_at_all(tmp_path, monkeypatch
         queued = archive._all("SELECT event, kind, change_kind, capture_id, version_id, status, body_text "
                               "FROM notifications ORDER BY id", [])
     assert [(q["event"], q["change_kind"], q["capture_id"], q["version_id"], q["status"]) for q in queued] == [
-        (f"capture:{changed.capture_id}", "changed", changed.capture_id, changed.version_id, "pending"),
-        (f"capture:{reverted.capture_id}", "reverted", reverted.capture_id, first.version_id, "pending")]
+        # a text change with no note and no new date_modified is a stealth edit; a revert is its own version
+        (f"capture:{changed.capture_id}", "stealth", changed.capture_id, changed.version_id, "pending"),
+        (f"capture:{reverted.capture_id}", "reverted", reverted.capture_id, reverted.version_id, "pending")]
+    assert reverted.version_id not in (first.version_id, changed.version_id)
     assert "{+and ferry+}" in queued[0]["body_text"] and "[-and ferry-]" in queued[1]["body_text"]
     assert f"https://archive.example.org/news/-/diff/{changed.version_id}" in queued[0]["body_text"]
 

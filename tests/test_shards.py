@@ -90,9 +90,13 @@ def test_the_merge_plan_is_read_from_the_schema(tmp_path):
     with Archive.open(tmp_path / "a.db") as archive:
         plan = {t.name: t for t in merge_plan(archive.db.conn)}
     assert set(plan) == {"articles", "versions", "captures", "crawls", "payloads", "site_paragraphs",
-                         "site_paragraph_counts", "reextractions", "site_dictionaries"}
+                         "site_paragraph_counts", "reextractions", "site_dictionaries", "article_aliases",
+                         "capture_exchanges", "discovery_problems", "site_health", "notifications"}
     assert plan["captures"].renumbered == {"article_id": "articles", "version_id": "versions", "crawl_id": "crawls"}
     assert plan["site_paragraphs"].renumbered == {"article_id": "articles"}  # no foreign key: by its name
+    assert plan["article_aliases"].renumbered == {"article_id": "articles"}  # an alias follows its story
+    assert plan["capture_exchanges"].renumbered == {"capture_id": "captures"}  # the WARC records of a capture
+    assert plan["notifications"].natural_key == ["channel_digest", "event"]  # a merged event is not sent twice
     assert plan["articles"].deferred == {"latest_version_id"}  # versions come after articles
     assert plan["articles"].natural_key == ["url"] and plan["versions"].natural_key == ["article_id", "version"]
     assert plan["payloads"].content_addressed and not plan["site_paragraph_counts"].content_addressed

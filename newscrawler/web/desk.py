@@ -48,7 +48,7 @@ async def latest_changes(db: Any, limit: int = LATEST) -> list[dict[str, Any]]:
                CASE WHEN c.outcome = 'reverted' THEN 'revert' ELSE {kind} END AS kind,
                CASE WHEN c.outcome = 'reverted' THEN (
                    SELECT max(p.version) FROM versions p
-                   WHERE p.article_id = c.article_id AND p.captured_at <= c.captured_at)
+                   WHERE p.article_id = c.article_id AND p.captured_at <= c.captured_at AND p.id != v.id)
                  ELSE v.version - 1 END AS from_version
         FROM captures c
         JOIN versions v ON v.id = c.version_id
